@@ -1,0 +1,53 @@
+# dcrm: one Makefile for set-up, checks, tests, the local chain and the benchmarks.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+DATA   ?= .dcrm/local
+PROTOS := $(wildcard proto/dcrm/v1/*.proto)
+PYTEST_ARGS ?=
+
+.PHONY: install proto proto-check check lint typecheck layers test test-fast run bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[node,dev]"
+	@touch $(STAMP)
+
+# Regenerate the protobuf and gRPC modules with their type stubs, next to the .proto files.
+proto: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(PY) -m grpc_tools.protoc -I proto --python_out=proto \
+	  --mypy_out=proto --mypy_grpc_out=proto --grpc_python_out=proto $(PROTOS)
+
+# Fails when the generated code is not what `make proto` would write now.
+proto-check: $(STAMP)
+	@PATH=$(abspath $(BIN)):$$PATH $(PY) tests/tools/check_generated.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy node runtime client tests loadtest
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+check: proto-check lint typecheck layers
+
+test: check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Starts a local chain in the foreground; Ctrl-C stops it, a second `make run` resumes it.
+run: $(STAMP)
+	$(BIN)/dcrm devnet --data $(DATA) --validators 1
+
+bench: $(STAMP)
+	$(PY) -m tests.bench.run_all --out bench-results
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
