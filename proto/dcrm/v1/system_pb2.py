@@ -24,31 +24,37 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x64\x63rm/v1/system.proto\x12\x0e\x64\x63rm.v1.system\"*\n\tGrantRole\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\"+\n\nRevokeRole\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\"\x16\n\x06Remark\x12\x0c\n\x04note\x18\x01 \x01(\x0c\"@\n\x0bRoleGranted\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\ngranted_by\x18\x03 \x01(\x0c\"@\n\x0bRoleRevoked\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nrevoked_by\x18\x03 \x01(\x0c\"-\n\x08Remarked\x12\x0e\n\x06sender\x18\x01 \x01(\x0c\x12\x11\n\tnote_hash\x18\x02 \x01(\x0c\"\x1f\n\x0c\x41\x63\x63ountQuery\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\">\n\rAccountResult\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\r\n\x05nonce\x18\x02 \x01(\x04\x12\r\n\x05roles\x18\x03 \x03(\t\" \n\x10RoleMembersQuery\x12\x0c\n\x04role\x18\x01 \x01(\t\"%\n\x11RoleMembersResult\x12\x10\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x64\x63rm/v1/system.proto\x12\x0e\x64\x63rm.v1.system\"X\n\x06Params\x12\x19\n\x11max_future_nonces\x18\x01 \x01(\r\x12\x1b\n\x13max_validity_blocks\x18\x02 \x01(\r\x12\x16\n\x0emax_call_bytes\x18\x03 \x01(\r\"#\n\x0cValidatorSet\x12\x13\n\x0bpublic_keys\x18\x01 \x03(\x0c\"*\n\tGrantRole\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\"+\n\nRevokeRole\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\"\x16\n\x06Remark\x12\x0c\n\x04note\x18\x01 \x01(\x0c\"@\n\x0bRoleGranted\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\ngranted_by\x18\x03 \x01(\x0c\"@\n\x0bRoleRevoked\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nrevoked_by\x18\x03 \x01(\x0c\"-\n\x08Remarked\x12\x0e\n\x06sender\x18\x01 \x01(\x0c\x12\x11\n\tnote_hash\x18\x02 \x01(\x0c\"\x1f\n\x0c\x41\x63\x63ountQuery\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\">\n\rAccountResult\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x12\r\n\x05nonce\x18\x02 \x01(\x04\x12\r\n\x05roles\x18\x03 \x03(\t\" \n\x10RoleMembersQuery\x12\x0c\n\x04role\x18\x01 \x01(\t\"%\n\x11RoleMembersResult\x12\x10\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0c*\xdb\x01\n\x05\x45rror\x12\x15\n\x11\x45RROR_UNSPECIFIED\x10\x00\x12\x10\n\x0cMISSING_ROLE\x10\x01\x12\x10\n\x0cUNKNOWN_ROLE\x10\x02\x12\x18\n\x14ROLE_ALREADY_GRANTED\x10\x03\x12\x11\n\rROLE_NOT_HELD\x10\x04\x12\x0e\n\nLAST_ADMIN\x10\x05\x12\x11\n\rNOTE_TOO_LONG\x10\x06\x12\x0f\n\x0b\x42\x41\x44_ACCOUNT\x10\x07\x12\x10\n\x0cUNKNOWN_CALL\x10\x08\x12\x11\n\rBAD_ARGUMENTS\x10\t\x12\x11\n\rCALL_PANICKED\x10\nb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dcrm.v1.system_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GRANTROLE']._serialized_start=40
-  _globals['_GRANTROLE']._serialized_end=82
-  _globals['_REVOKEROLE']._serialized_start=84
-  _globals['_REVOKEROLE']._serialized_end=127
-  _globals['_REMARK']._serialized_start=129
-  _globals['_REMARK']._serialized_end=151
-  _globals['_ROLEGRANTED']._serialized_start=153
-  _globals['_ROLEGRANTED']._serialized_end=217
-  _globals['_ROLEREVOKED']._serialized_start=219
-  _globals['_ROLEREVOKED']._serialized_end=283
-  _globals['_REMARKED']._serialized_start=285
-  _globals['_REMARKED']._serialized_end=330
-  _globals['_ACCOUNTQUERY']._serialized_start=332
-  _globals['_ACCOUNTQUERY']._serialized_end=363
-  _globals['_ACCOUNTRESULT']._serialized_start=365
-  _globals['_ACCOUNTRESULT']._serialized_end=427
-  _globals['_ROLEMEMBERSQUERY']._serialized_start=429
-  _globals['_ROLEMEMBERSQUERY']._serialized_end=461
-  _globals['_ROLEMEMBERSRESULT']._serialized_start=463
-  _globals['_ROLEMEMBERSRESULT']._serialized_end=500
+  _globals['_ERROR']._serialized_start=630
+  _globals['_ERROR']._serialized_end=849
+  _globals['_PARAMS']._serialized_start=40
+  _globals['_PARAMS']._serialized_end=128
+  _globals['_VALIDATORSET']._serialized_start=130
+  _globals['_VALIDATORSET']._serialized_end=165
+  _globals['_GRANTROLE']._serialized_start=167
+  _globals['_GRANTROLE']._serialized_end=209
+  _globals['_REVOKEROLE']._serialized_start=211
+  _globals['_REVOKEROLE']._serialized_end=254
+  _globals['_REMARK']._serialized_start=256
+  _globals['_REMARK']._serialized_end=278
+  _globals['_ROLEGRANTED']._serialized_start=280
+  _globals['_ROLEGRANTED']._serialized_end=344
+  _globals['_ROLEREVOKED']._serialized_start=346
+  _globals['_ROLEREVOKED']._serialized_end=410
+  _globals['_REMARKED']._serialized_start=412
+  _globals['_REMARKED']._serialized_end=457
+  _globals['_ACCOUNTQUERY']._serialized_start=459
+  _globals['_ACCOUNTQUERY']._serialized_end=490
+  _globals['_ACCOUNTRESULT']._serialized_start=492
+  _globals['_ACCOUNTRESULT']._serialized_end=554
+  _globals['_ROLEMEMBERSQUERY']._serialized_start=556
+  _globals['_ROLEMEMBERSQUERY']._serialized_end=588
+  _globals['_ROLEMEMBERSRESULT']._serialized_start=590
+  _globals['_ROLEMEMBERSRESULT']._serialized_end=627
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +18,112 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _Error:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ErrorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Error.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ERROR_UNSPECIFIED: _Error.ValueType  # 0
+    MISSING_ROLE: _Error.ValueType  # 1
+    """the caller does not hold the role the call requires"""
+    UNKNOWN_ROLE: _Error.ValueType  # 2
+    """the role is not one the chain defines"""
+    ROLE_ALREADY_GRANTED: _Error.ValueType  # 3
+    """the account already holds the role"""
+    ROLE_NOT_HELD: _Error.ValueType  # 4
+    """the account does not hold the role"""
+    LAST_ADMIN: _Error.ValueType  # 5
+    """revoking would leave the chain without an admin"""
+    NOTE_TOO_LONG: _Error.ValueType  # 6
+    """a remark note is longer than 256 bytes"""
+    BAD_ACCOUNT: _Error.ValueType  # 7
+    """an account id is not 20 bytes"""
+    UNKNOWN_CALL: _Error.ValueType  # 8
+    """no module or method has the call's index"""
+    BAD_ARGUMENTS: _Error.ValueType  # 9
+    """the call's arguments do not decode as the method's message"""
+    CALL_PANICKED: _Error.ValueType  # 10
+    """the call raised an unexpected error (a runtime bug); nothing was written"""
+
+class Error(_Error, metaclass=_ErrorEnumTypeWrapper):
+    """Stable error codes of the system module (module index 0), shared by the runtime and the SDK."""
+
+ERROR_UNSPECIFIED: Error.ValueType  # 0
+MISSING_ROLE: Error.ValueType  # 1
+"""the caller does not hold the role the call requires"""
+UNKNOWN_ROLE: Error.ValueType  # 2
+"""the role is not one the chain defines"""
+ROLE_ALREADY_GRANTED: Error.ValueType  # 3
+"""the account already holds the role"""
+ROLE_NOT_HELD: Error.ValueType  # 4
+"""the account does not hold the role"""
+LAST_ADMIN: Error.ValueType  # 5
+"""revoking would leave the chain without an admin"""
+NOTE_TOO_LONG: Error.ValueType  # 6
+"""a remark note is longer than 256 bytes"""
+BAD_ACCOUNT: Error.ValueType  # 7
+"""an account id is not 20 bytes"""
+UNKNOWN_CALL: Error.ValueType  # 8
+"""no module or method has the call's index"""
+BAD_ARGUMENTS: Error.ValueType  # 9
+"""the call's arguments do not decode as the method's message"""
+CALL_PANICKED: Error.ValueType  # 10
+"""the call raised an unexpected error (a runtime bug); nothing was written"""
+Global___Error: _TypeAlias = Error  # noqa: Y015
+
+@_typing.final
+class Params(_message.Message):
+    """Chain parameters, set at genesis."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_FUTURE_NONCES_FIELD_NUMBER: _builtins.int
+    MAX_VALIDITY_BLOCKS_FIELD_NUMBER: _builtins.int
+    MAX_CALL_BYTES_FIELD_NUMBER: _builtins.int
+    max_future_nonces: _builtins.int
+    """how far ahead of the account's nonce a pending transaction may be"""
+    max_validity_blocks: _builtins.int
+    """how far ahead of the next height valid_until may reach"""
+    max_call_bytes: _builtins.int
+    """largest Call.args accepted"""
+    def __init__(
+        self,
+        *,
+        max_future_nonces: _builtins.int = ...,
+        max_validity_blocks: _builtins.int = ...,
+        max_call_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_call_bytes", b"max_call_bytes", "max_future_nonces", b"max_future_nonces", "max_validity_blocks", b"max_validity_blocks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Params: _TypeAlias = Params  # noqa: Y015
+
+@_typing.final
+class ValidatorSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUBLIC_KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def public_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """33-byte compressed secp256k1 keys, in leader-rotation order"""
+
+    def __init__(
+        self,
+        *,
+        public_keys: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["public_keys", b"public_keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidatorSet: _TypeAlias = ValidatorSet  # noqa: Y015
 
 @_typing.final
 class GrantRole(_message.Message):
