@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy node runtime client tests loadtest
+	$(BIN)/mypy -p dcrm.runtime -p dcrm.client -p dcrm.node -p tests -p loadtest
 
 layers: $(STAMP)
 	$(BIN)/lint-imports

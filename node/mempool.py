@@ -65,7 +65,8 @@ class Mempool:
                 )
             if len(self._by_hash) >= self.limits.max_transactions:
                 raise MempoolRejected(
-                    MempoolRejection.FULL, f"mempool is full ({self.limits.max_transactions} transactions); retry later"
+                    MempoolRejection.FULL,
+                    f"mempool is full ({self.limits.max_transactions} transactions); retry later",
                 )
             if pending is not None and len(pending) >= self.limits.max_per_sender:
                 raise MempoolRejected(

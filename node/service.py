@@ -42,9 +42,7 @@ class NodeService:
         chain = Chain(self._kv, runtime, genesis)
         mempool = Mempool(config.mempool.max_transactions, config.mempool.max_per_sender)
         self._engine = SoloEngine(chain, mempool, key, config.consensus)
-        servicer = NodeServicer(
-            chain, mempool, self._engine.notify_transactions, config.mempool, config.consensus
-        )
+        servicer = NodeServicer(chain, mempool, self._engine.notify_transactions, config.mempool, config.consensus)
         self._servicer = servicer
         self._engine.start()
         self._api = start_api_server(servicer, config.api)

@@ -79,7 +79,9 @@ class GenesisResult:
     writes: dict[bytes, bytes | None]
 
 
-def _state_writes(changes: Iterable[tuple[bytes, bytes | None]], tree: SparseMerkleTree) -> tuple[bytes, dict[bytes, bytes | None]]:
+def _state_writes(
+    changes: Iterable[tuple[bytes, bytes | None]], tree: SparseMerkleTree
+) -> tuple[bytes, dict[bytes, bytes | None]]:
     """The new state root and every key to write: flat values and changed tree nodes."""
     ordered = sorted(changes)
     root, writes = tree.update(ordered)
@@ -114,9 +116,7 @@ class Runtime:
 
     def decode_transaction(self, tx: types_pb2.Transaction) -> SignedTransaction:
         """Stateless checks: size, encoding, chain id, call, arguments, signature."""
-        return decode_transaction(
-            tx, chain_id=self.chain_id, calls=self.calls, max_bytes=self.max_transaction_bytes
-        )
+        return decode_transaction(tx, chain_id=self.chain_id, calls=self.calls, max_bytes=self.max_transaction_bytes)
 
     def validate_transaction(self, state: KVReader, tx: SignedTransaction, next_height: int) -> None:
         """Checks that read committed state (nonce window, expiry, size, role); writes nothing."""
@@ -146,9 +146,7 @@ class Runtime:
     def begin_block(self, state: KVReader, ctx: BlockContext) -> BlockBuilder:
         return BlockBuilder(self, state, ctx)
 
-    def apply_block(
-        self, state: KVReader, ctx: BlockContext, transactions: Sequence[SignedTransaction]
-    ) -> BlockResult:
+    def apply_block(self, state: KVReader, ctx: BlockContext, transactions: Sequence[SignedTransaction]) -> BlockResult:
         """Execute a proposed block; every transaction must be includable, or BlockInvalid."""
         builder = self.begin_block(state, ctx)
         for position, tx in enumerate(transactions):
@@ -260,7 +258,13 @@ class BlockBuilder:
         root, writes = _state_writes(self._block.changes.items(), SparseMerkleTree(self._state, TREE_PREFIX))
         receipts_root = merkle_root([sha256(raw) for raw in self.receipt_bytes])
         return BlockResult(
-            self.receipts, self.receipt_bytes, self.block_events, root, receipts_root, writes, self.transactions
+            self.receipts,
+            self.receipt_bytes,
+            self.block_events,
+            root,
+            receipts_root,
+            writes,
+            self.transactions,
         )
 
     def _dispatch(self, tx: SignedTransaction, ctx: CallContext) -> types_pb2.DispatchError | None:
@@ -274,7 +278,9 @@ class BlockBuilder:
         except Exception as error:
             # A bug in a call must not halt the chain: every validator fails it the same way.
             log.exception("call %s.%s panicked in tx %s", tx.module.name, call.name, tx.hash.hex())
-            return _dispatch_error(system_errors.CALL_PANICKED, f"{type(error).__name__} in {tx.module.name}.{call.name}")
+            return _dispatch_error(
+                system_errors.CALL_PANICKED, f"{type(error).__name__} in {tx.module.name}.{call.name}"
+            )
         return None
 
     def _run_hooks(self, *, start: bool) -> None:
@@ -309,5 +315,6 @@ def _check_inclusion_window(tx: SignedTransaction, height: int, params: system_p
         )
     if len(tx.body.call.args) > params.max_call_bytes:
         raise TxRejected(
-            Rejection.TOO_LARGE, f"call.args is {len(tx.body.call.args)} bytes, at most {params.max_call_bytes} allowed"
+            Rejection.TOO_LARGE,
+            f"call.args is {len(tx.body.call.args)} bytes, at most {params.max_call_bytes} allowed",
         )

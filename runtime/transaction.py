@@ -94,6 +94,7 @@ def decode_transaction(
     signer = account_id(public_key)
     if signer != body.sender:
         raise TxRejected(
-            Rejection.BAD_SIGNATURE, f"transaction.signature is by {signer.hex()}, not the sender {body.sender.hex()}"
+            Rejection.BAD_SIGNATURE,
+            f"transaction.signature is by {signer.hex()}, not the sender {body.sender.hex()}",
         )
     return SignedTransaction(sha256(tx.body), tx, body, body.sender, module, call, args)

@@ -20,7 +20,7 @@ from dcrm.runtime import QueryError
 from dcrm.runtime.crypto import account_id
 from dcrm.v1 import node_pb2, node_pb2_grpc
 
-__all__ = ["NodeServicer", "VERSION"]
+__all__ = ["VERSION", "NodeServicer"]
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         stored = self.chain.store.block(height)
         if stored is None:
             raise AdmissionError(
-                grpc.StatusCode.NOT_FOUND, f"no block at height {height}; the head is {self.chain.head.height}"
+                grpc.StatusCode.NOT_FOUND,
+                f"no block at height {height}; the head is {self.chain.head.height}",
             )
         return _block_response(stored)
 
@@ -199,7 +200,8 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
     ) -> node_pb2.QueryStateResponse:
         if not request.key or len(request.key) > MAX_STATE_KEY_BYTES:
             raise AdmissionError(
-                grpc.StatusCode.INVALID_ARGUMENT, f"key must be 1 to {MAX_STATE_KEY_BYTES} bytes, got {len(request.key)}"
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"key must be 1 to {MAX_STATE_KEY_BYTES} bytes, got {len(request.key)}",
             )
         snapshot = self.chain.state()
         head = self.chain.head_of(snapshot)
@@ -211,7 +213,9 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
     @_handler
     def Query(self, request: node_pb2.QueryRequest, context: grpc.ServicerContext) -> node_pb2.QueryResponse:
         if len(request.module) > MAX_NAME_CHARS or len(request.method) > MAX_NAME_CHARS:
-            raise AdmissionError(grpc.StatusCode.INVALID_ARGUMENT, f"module and method are at most {MAX_NAME_CHARS} characters")
+            raise AdmissionError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"module and method are at most {MAX_NAME_CHARS} characters"
+            )
         snapshot = self.chain.state()
         result = self.chain.runtime.query(snapshot, request.module, request.method, request.args)
         return node_pb2.QueryResponse(result=result, height=self.chain.head_of(snapshot).height)
@@ -223,9 +227,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
             chain_id=self.chain.genesis.chain_id,
             height=head.height,
             head_hash=head.block_hash,
-            validators=[
-                node_pb2.Validator(account=account_id(key), public_key=key) for key in self.chain.validators
-            ],
+            validators=[node_pb2.Validator(account=account_id(key), public_key=key) for key in self.chain.validators],
             peers=self.peers(),
             version=VERSION,
             mempool_size=len(self.mempool),
@@ -240,7 +242,10 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
             return None
         block_hash = self.chain.store.block_hash(receipt.height) or b""
         return node_pb2.TransactionStatus(
-            tx_hash=tx_hash, state=node_pb2.TransactionStatus.COMMITTED, receipt=receipt, block_hash=block_hash
+            tx_hash=tx_hash,
+            state=node_pb2.TransactionStatus.COMMITTED,
+            receipt=receipt,
+            block_hash=block_hash,
         )
 
     def _follow(self, from_height: int, context: grpc.ServicerContext) -> Iterator[int]:

@@ -81,7 +81,12 @@ def assemble_block(
 
 
 def sign_vote(
-    key: SigningKey, kind: types_pb2.VoteBody.Kind.ValueType, chain_id: str, height: int, view: int, block_hash: bytes
+    key: SigningKey,
+    kind: types_pb2.VoteBody.Kind.ValueType,
+    chain_id: str,
+    height: int,
+    view: int,
+    block_hash: bytes,
 ) -> types_pb2.SignedVote:
     body = types_pb2.VoteBody(kind=kind, chain_id=chain_id, height=height, view=view, block_hash=block_hash)
     body_bytes = body.SerializeToString()

@@ -73,5 +73,3 @@ class Overlay:
     def sorted_changes(self) -> list[tuple[bytes, bytes | None]]:
         keys = sorted(self.changes)
         return [(key, self.changes[key]) for key in keys]
-
-

@@ -14,11 +14,16 @@ def _define(code: int, name: str, doc: str, kind: ErrorKind = ErrorKind.FAILED_P
 
 
 MISSING_ROLE = _define(
-    system_pb2.MISSING_ROLE, "MissingRole", "the caller does not hold the role the call requires",
+    system_pb2.MISSING_ROLE,
+    "MissingRole",
+    "the caller does not hold the role the call requires",
     ErrorKind.PERMISSION_DENIED,
 )
 UNKNOWN_ROLE = _define(
-    system_pb2.UNKNOWN_ROLE, "UnknownRole", "the role is not one the chain defines", ErrorKind.INVALID_ARGUMENT
+    system_pb2.UNKNOWN_ROLE,
+    "UnknownRole",
+    "the role is not one the chain defines",
+    ErrorKind.INVALID_ARGUMENT,
 )
 ROLE_ALREADY_GRANTED = _define(
     system_pb2.ROLE_ALREADY_GRANTED, "RoleAlreadyGranted", "the account already holds the role"
@@ -26,13 +31,17 @@ ROLE_ALREADY_GRANTED = _define(
 ROLE_NOT_HELD = _define(system_pb2.ROLE_NOT_HELD, "RoleNotHeld", "the account does not hold the role")
 LAST_ADMIN = _define(system_pb2.LAST_ADMIN, "LastAdmin", "revoking would leave the chain without an admin")
 NOTE_TOO_LONG = _define(
-    system_pb2.NOTE_TOO_LONG, "NoteTooLong", "a remark note is longer than 256 bytes", ErrorKind.INVALID_ARGUMENT
+    system_pb2.NOTE_TOO_LONG,
+    "NoteTooLong",
+    "a remark note is longer than 256 bytes",
+    ErrorKind.INVALID_ARGUMENT,
 )
-BAD_ACCOUNT = _define(
-    system_pb2.BAD_ACCOUNT, "BadAccount", "an account id is not 20 bytes", ErrorKind.INVALID_ARGUMENT
-)
+BAD_ACCOUNT = _define(system_pb2.BAD_ACCOUNT, "BadAccount", "an account id is not 20 bytes", ErrorKind.INVALID_ARGUMENT)
 UNKNOWN_CALL = _define(
-    system_pb2.UNKNOWN_CALL, "UnknownCall", "no module or method has the call's index", ErrorKind.INVALID_ARGUMENT
+    system_pb2.UNKNOWN_CALL,
+    "UnknownCall",
+    "no module or method has the call's index",
+    ErrorKind.INVALID_ARGUMENT,
 )
 BAD_ARGUMENTS = _define(
     system_pb2.BAD_ARGUMENTS,

@@ -81,7 +81,9 @@ def _parse_params(value: Any) -> system_pb2.Params:
     field = f"{FIELD}.params"
     require_keys(value, field, required=set(DEFAULT_PARAMS))
     return system_pb2.Params(
-        max_future_nonces=require_int(value["max_future_nonces"], f"{field}.max_future_nonces", minimum=1, maximum=10_000),
+        max_future_nonces=require_int(
+            value["max_future_nonces"], f"{field}.max_future_nonces", minimum=1, maximum=10_000
+        ),
         max_validity_blocks=require_int(
             value["max_validity_blocks"], f"{field}.max_validity_blocks", minimum=1, maximum=10_000_000
         ),

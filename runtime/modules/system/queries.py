@@ -14,9 +14,7 @@ from dcrm.v1 import system_pb2
 def account(state: KVReader, request: system_pb2.AccountQuery) -> system_pb2.AccountResult:
     roles.check_account(request.account, "account")
     held = [role for role in roles.KNOWN_ROLES if roles.has_role(state, request.account, role)]
-    return system_pb2.AccountResult(
-        account=request.account, nonce=NONCES.get(state, request.account) or 0, roles=held
-    )
+    return system_pb2.AccountResult(account=request.account, nonce=NONCES.get(state, request.account) or 0, roles=held)
 
 
 def role_members(state: KVReader, request: system_pb2.RoleMembersQuery) -> system_pb2.RoleMembersResult:
