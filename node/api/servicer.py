@@ -205,6 +205,10 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
             )
         snapshot = self.chain.state()
         head = self.chain.head_of(snapshot)
+        if head.height == 0:
+            raise AdmissionError(
+                grpc.StatusCode.UNAVAILABLE, "no block is certified yet (the chain is at genesis); retry shortly"
+            )
         stored = self.chain.store.block(head.height, snapshot)
         assert stored is not None
         proof = self.chain.runtime.prove(snapshot, request.key)

@@ -67,7 +67,8 @@ class SoloEngine:
     def _run(self) -> None:
         idle_seconds = self.config.idle_block_ms / 1000
         gather_seconds = self.config.block_interval_ms / 1000
-        last_block = time.monotonic()
+        # At genesis nothing is certified yet: commit a first block at once so verified reads work.
+        last_block = time.monotonic() - (idle_seconds if self.chain.head.height == 0 else 0.0)
         while not self._stopping.is_set():
             remaining = max(0.0, idle_seconds - (time.monotonic() - last_block))
             if self.mempool.wait_for_work(min(remaining, 0.5)) and not self._stopping.is_set():

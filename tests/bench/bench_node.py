@@ -1,0 +1,200 @@
+"""Benchmark (c): one validator end to end through the batch RPC, measured from committed blocks.
+
+Phase 1 (ceiling): pre-signed transactions are submitted with SubmitBatch from several client threads as
+fast as the node admits them; committed tx/s is counted from the blocks a StreamBlocks follower sees.
+Phase 2 (latency): the same node at half that rate, paced; submit-to-commit latency per transaction is the
+time from its SubmitBatch call to the arrival of the block that includes it.
+
+    python -m tests.bench.bench_node --transactions 40000 --out bench-results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dcrm.client import Client, DcrmError
+from dcrm.client.keys import SigningKey
+from dcrm.client.transactions import build_transaction, transaction_hash
+from dcrm.v1 import system_pb2, types_pb2
+from tests.support.node_process import NodeProcess, local_node
+
+__all__ = ["run"]
+
+BATCH = 500
+SUBMITTERS = 2
+NONCES_PER_SENDER = 10
+NODE_CONFIG = "[mempool]\nmax_transactions = 200000\nmax_batch = 5000\n"
+
+
+class BlockFollower:
+    """Records when each committed transaction's block arrived."""
+
+    def __init__(self, endpoint: str, from_height: int) -> None:
+        self.arrivals: dict[bytes, float] = {}
+        self.blocks: list[tuple[float, int]] = []
+        self._client = Client(endpoint, timeout=30)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, args=(from_height,), daemon=True)
+        self._thread.start()
+
+    def _follow(self, from_height: int) -> None:
+        try:
+            self._record(from_height)
+        except DcrmError:
+            if not self._stop.is_set():
+                raise
+
+    def _record(self, from_height: int) -> None:
+        for response in self._client.blocks(from_height):
+            now = time.perf_counter()
+            hashes = [transaction_hash(tx) for tx in response.block.transactions]
+            for tx_hash in hashes:
+                self.arrivals[tx_hash] = now
+            self.blocks.append((now, len(hashes)))
+            if self._stop.is_set():
+                return
+
+    def wait_for(self, hashes: Sequence[bytes], deadline_seconds: float) -> None:
+        deadline = time.monotonic() + deadline_seconds
+        while any(tx_hash not in self.arrivals for tx_hash in hashes):
+            if time.monotonic() > deadline:
+                missing = sum(tx_hash not in self.arrivals for tx_hash in hashes)
+                raise TimeoutError(f"{missing} transactions not committed within {deadline_seconds:.0f} s")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._client.close()
+
+
+def presign(first_sender: int, senders: int, chain_id: str) -> list[list[types_pb2.Transaction]]:
+    """Per sender, NONCES_PER_SENDER remark transactions in nonce order."""
+    keys = [SigningKey((first_sender + index).to_bytes(32, "big")) for index in range(senders)]
+    return [
+        [
+            build_transaction(
+                key,
+                chain_id=chain_id,
+                nonce=nonce,
+                valid_until=50_000,
+                module=0,
+                method=2,
+                args=system_pb2.Remark(note=b"bench"),
+            )
+            for nonce in range(NONCES_PER_SENDER)
+        ]
+        for key in keys
+    ]
+
+
+def _submit_all(endpoint: str, batches: list[list[types_pb2.Transaction]], rejected: list[str]) -> None:
+    with Client(endpoint, timeout=60) as client:
+        for batch in batches:
+            for result in client.submit_batch(batch):
+                if not result.accepted:
+                    rejected.append(result.message)
+
+
+def _batches(per_sender: list[list[types_pb2.Transaction]]) -> list[list[types_pb2.Transaction]]:
+    # Interleave by nonce so one batch carries many senders and each sender's nonces arrive in order.
+    flat = [tx for nonce in range(NONCES_PER_SENDER) for txs in per_sender for tx in txs[nonce : nonce + 1]]
+    return [flat[i : i + BATCH] for i in range(0, len(flat), BATCH)]
+
+
+def ceiling(node: NodeProcess, transactions: int) -> dict[str, Any]:
+    with Client(node.endpoint) as client:
+        chain_id, head = client.chain_id(), client.status().height
+    senders = transactions // NONCES_PER_SENDER
+    per_sender = presign(50_000, senders, chain_id)
+    shares = [_batches(per_sender[i::SUBMITTERS]) for i in range(SUBMITTERS)]
+    hashes = [transaction_hash(tx) for txs in per_sender for tx in txs]
+    follower = BlockFollower(node.endpoint, head + 1)
+    rejected: list[str] = []
+    started = time.perf_counter()
+    threads = [threading.Thread(target=_submit_all, args=(node.endpoint, share, rejected)) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    submitted = time.perf_counter() - started
+    follower.wait_for(hashes, 300)
+    elapsed = max(follower.arrivals[tx_hash] for tx_hash in hashes) - started
+    follower.close()
+    return {
+        "transactions": len(hashes),
+        "rejected": len(rejected),
+        "admitted_tx_per_s": round(len(hashes) / submitted),
+        "committed_tx_per_s": round(len(hashes) / elapsed),
+        "seconds": round(elapsed, 2),
+    }
+
+
+def latency(node: NodeProcess, rate: int, seconds: int) -> dict[str, Any]:
+    with Client(node.endpoint) as client:
+        chain_id, head = client.chain_id(), client.status().height
+    ticks_per_second = 10
+    per_tick = max(1, rate // ticks_per_second)
+    ticks = seconds * ticks_per_second
+    senders = -(-per_tick * ticks // NONCES_PER_SENDER)
+    batches = _batches(presign(200_000, senders, chain_id))
+    flat = [tx for batch in batches for tx in batch][: per_tick * ticks]
+    follower = BlockFollower(node.endpoint, head + 1)
+    submit_times: dict[bytes, float] = {}
+    with Client(node.endpoint, timeout=60) as client:
+        start = time.perf_counter()
+        for tick in range(ticks):
+            chunk = flat[tick * per_tick : (tick + 1) * per_tick]
+            delay = start + tick / ticks_per_second - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.perf_counter()
+            client.submit_batch(chunk)
+            for tx in chunk:
+                submit_times[transaction_hash(tx)] = sent
+    follower.wait_for(list(submit_times), 120)
+    follower.close()
+    latencies = sorted((follower.arrivals[h] - t) * 1000 for h, t in submit_times.items())
+    return {
+        "offered_tx_per_s": per_tick * ticks_per_second,
+        "transactions": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
+        "max_ms": round(latencies[-1], 1),
+    }
+
+
+def run(transactions: int = 40_000, latency_seconds: int = 10) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        node = local_node(Path(folder) / "chain")
+        node.extra_config = NODE_CONFIG
+        node.start()
+        try:
+            top = ceiling(node, transactions)
+            half = latency(node, max(1, top["committed_tx_per_s"] // 2), latency_seconds)
+        finally:
+            node.stop()
+    return {"ceiling": top, "half_load_latency": half}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--transactions", type=int, default=40_000)
+    parser.add_argument("--latency-seconds", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    options = parser.parse_args()
+    figures = run(options.transactions, options.latency_seconds)
+    options.out.mkdir(parents=True, exist_ok=True)
+    (options.out / "node.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
