@@ -1,0 +1,400 @@
+"""Load a node's TOML configuration file, apply environment overrides, validate everything.
+
+The file has five sections, each optional except that [node] must name its three paths:
+
+```
+[node]       data_dir, genesis, validator_key   (relative paths are relative to the config file's folder)
+[api]        host, port, max_message_bytes, worker_threads
+[mempool]    max_transactions, max_per_sender, max_batch
+[consensus]  block_interval_ms, max_block_transactions, idle_block_ms, submit_wait_timeout_ms
+[log]        level, format
+```
+
+Any field can be overridden by an environment variable `DCRM_<SECTION>_<FIELD>` (for example
+`DCRM_API_PORT=6000`), validated like the file's value. Every problem raises `ConfigError(path, field,
+expected)`, whose message names the file, the field (or the variable) and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dcrm.node.config import (
+    ApiConfig,
+    ConfigError,
+    ConsensusConfig,
+    LogConfig,
+    MempoolConfig,
+    NodeConfig,
+)
+
+__all__ = ["ENV_PREFIX", "ConfigError", "load_config", "write_default_config"]
+
+ENV_PREFIX = "DCRM_"
+MAX_CONFIG_BYTES = 1 << 20
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
+_ENV_INTEGER = re.compile(r"[+-]?[0-9]+")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
+
+
+class _Invalid(Exception):
+    """A value does not have the expected type or range (the caller knows which field it was)."""
+
+
+@dataclass(frozen=True)
+class _Field:
+    """How one setting is parsed: from a TOML value, or from the text of an environment variable."""
+
+    expected: str
+    from_toml: Callable[[object], object]
+    from_env: Callable[[str], object]
+
+
+def _integer(minimum: int, maximum: int) -> _Field:
+    def check(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise _Invalid
+        return value
+
+    def parse(text: str) -> object:
+        if not _ENV_INTEGER.fullmatch(text.strip()):
+            raise _Invalid
+        return check(int(text.strip()))
+
+    return _Field(f"an integer from {minimum} to {maximum}", check, parse)
+
+
+def _choice(*choices: str) -> _Field:
+    def check(value: object) -> object:
+        if not isinstance(value, str) or value not in choices:
+            raise _Invalid
+        return value
+
+    listed = ", ".join(f'"{choice}"' for choice in choices)
+    return _Field(f"one of {listed}", check, check)
+
+
+def _host() -> _Field:
+    def check(value: object) -> object:
+        if not isinstance(value, str):
+            raise _Invalid
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if len(value) > 253 or not _HOST_NAME.fullmatch(value):
+                raise _Invalid from None
+        return value
+
+    return _Field("an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0", check, check)
+
+
+def _path(what: str) -> _Field:
+    def check(value: object) -> object:
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            raise _Invalid
+        return value
+
+    return _Field(f"a path to {what} (relative to the config file's folder)", check, check)
+
+
+# The schema: section -> field -> how to parse it. Field names are the NodeConfig dataclasses' fields.
+_SCHEMA: dict[str, dict[str, _Field]] = {
+    "node": {
+        "data_dir": _path("the node's data folder"),
+        "genesis": _path("the genesis file"),
+        "validator_key": _path("the validator's key file"),
+    },
+    "api": {
+        "host": _host(),
+        "port": _integer(0, 65535),
+        "max_message_bytes": _integer(64 * 1024, 2**31 - 1),
+        "worker_threads": _integer(1, 256),
+    },
+    "mempool": {
+        "max_transactions": _integer(1, 10_000_000),
+        "max_per_sender": _integer(1, 1_000_000),
+        "max_batch": _integer(1, 100_000),
+    },
+    "consensus": {
+        "block_interval_ms": _integer(1, 60_000),
+        "max_block_transactions": _integer(1, 100_000),
+        "idle_block_ms": _integer(10, 3_600_000),
+        "submit_wait_timeout_ms": _integer(100, 600_000),
+    },
+    "log": {
+        "level": _choice(*LOG_LEVELS),
+        "format": _choice(*LOG_FORMATS),
+    },
+}
+
+
+def _section_list() -> str:
+    return ", ".join(f"[{name}]" for name in _SCHEMA)
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _describe(value: object) -> str:
+    """How a wrong value is shown in an error: its TOML spelling and kind."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value!r} (a float)"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        if not path.exists():
+            raise ConfigError(path, "file", "an existing config file, but there is none at this path")
+        if not path.is_file():
+            raise ConfigError(path, "file", "a config file, but this path is not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except PermissionError:
+        raise ConfigError(path, "file", "a readable config file, but permission to read it is denied") from None
+    except OSError as error:
+        raise ConfigError(path, "file", f"a readable config file, but it cannot be read: {error.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "file", f"a config file of at most {MAX_CONFIG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(path, "file", f"UTF-8 text, but byte {error.start} is not UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        match = _TOML_POSITION.search(message)
+        reason = message[: match.start()] if match else message
+        if match and match.group(1):
+            where, reason = f"line {match.group(1)}", f"{reason}, column {match.group(2)}"
+        else:
+            where = "end of file" if match else "file"
+        raise ConfigError(path, where, f"valid TOML ({reason})") from None
+
+
+def _check_file_shape(path: Path, document: dict[str, Any]) -> None:
+    for section, table in document.items():
+        if section not in _SCHEMA:
+            hint = _did_you_mean(section, list(_SCHEMA))
+            raise ConfigError(path, section, f"one of the sections {_section_list()}; {section!r} is unknown{hint}")
+        if not isinstance(table, dict):
+            raise ConfigError(path, section, f"a table [{section}], got {_describe(table)}")
+        fields = _SCHEMA[section]
+        for name in table:
+            if name not in fields:
+                known = ", ".join(fields)
+                hint = _did_you_mean(name, list(fields))
+                raise ConfigError(path, f"{section}.{name}", f"a known key of [{section}] ({known}){hint}")
+
+
+def _env_overrides(path: Path, env: Mapping[str, str]) -> dict[tuple[str, str], tuple[object, str]]:
+    """(section, field) -> (parsed value, variable name) for every DCRM_<SECTION>_<FIELD> variable set."""
+    found: dict[tuple[str, str], tuple[object, str]] = {}
+    for variable in sorted(env):
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        rest = variable[len(ENV_PREFIX) :]
+        for section, fields in _SCHEMA.items():
+            prefix = f"{section.upper()}_"
+            if not rest.startswith(prefix):
+                continue
+            name = rest[len(prefix) :].lower()
+            if name not in fields:
+                known = ", ".join(f"{ENV_PREFIX}{section.upper()}_{field.upper()}" for field in fields)
+                hint = _did_you_mean(name, list(fields))
+                raise ConfigError(path, variable, f"one of {known}{hint.upper()}")
+            spec = fields[name]
+            text = env[variable]
+            try:
+                value = spec.from_env(text)
+            except _Invalid:
+                raise ConfigError(
+                    path, variable, f"{spec.expected} for {section}.{name}, got {json.dumps(text)}"
+                ) from None
+            found[(section, name)] = (value, variable)
+    return found
+
+
+def _resolve(base: Path, value: str) -> Path:
+    return (base / Path(value).expanduser()).resolve()
+
+
+def _check_paths(path: Path, paths: dict[str, tuple[Path, str]]) -> None:
+    data_dir, label = paths["data_dir"]
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(path, label, f"a folder for the node's data, but {data_dir} is not a folder")
+    for name, what in (("genesis", "the genesis file"), ("validator_key", "the validator's key file")):
+        file, label = paths[name]
+        if not file.exists():
+            raise ConfigError(path, label, f"{what}, but {file} does not exist")
+        if not file.is_file():
+            raise ConfigError(path, label, f"{what}, but {file} is not a regular file")
+
+
+def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
+    """Read and validate the node configuration at `path`, with `env`'s DCRM_* overrides applied.
+
+    Paths in [node] are resolved against the config file's folder and are absolute in the result; the
+    genesis and validator key files must exist, and data_dir must be a folder if it exists.
+    Raises ConfigError naming the file, the field (or environment variable) and what was expected.
+    """
+    path = Path(path)
+    document = _read_toml(path)
+    _check_file_shape(path, document)
+    overrides = _env_overrides(path, env)
+    base = path.resolve().parent
+
+    values: dict[str, dict[str, Any]] = {section: {} for section in _SCHEMA}  # checked by _SCHEMA
+    labels: dict[tuple[str, str], str] = {}
+    for section, fields in _SCHEMA.items():
+        table = document.get(section, {})
+        for name, spec in fields.items():
+            if (section, name) in overrides:
+                values[section][name], labels[(section, name)] = overrides[(section, name)]
+            elif name in table:
+                try:
+                    values[section][name] = spec.from_toml(table[name])
+                except _Invalid:
+                    raise ConfigError(
+                        path, f"{section}.{name}", f"{spec.expected}, got {_describe(table[name])}"
+                    ) from None
+                labels[(section, name)] = f"{section}.{name}"
+
+    node = values["node"]
+    for name, spec in _SCHEMA["node"].items():
+        if name not in node:
+            variable = f"{ENV_PREFIX}NODE_{name.upper()}"
+            raise ConfigError(path, f"node.{name}", f"{spec.expected}; it is required (or set {variable})")
+    paths = {name: (_resolve(base, str(node[name])), labels[("node", name)]) for name in _SCHEMA["node"]}
+    _check_paths(path, paths)
+
+    api = ApiConfig(**values["api"])
+    mempool = MempoolConfig(**values["mempool"])
+    consensus = ConsensusConfig(**values["consensus"])
+    log = LogConfig(**values["log"])
+    if mempool.max_per_sender > mempool.max_transactions:
+        label = labels.get(("mempool", "max_per_sender"), "mempool.max_per_sender")
+        expected = f"at most mempool.max_transactions ({mempool.max_transactions}), got {mempool.max_per_sender}"
+        raise ConfigError(path, label, expected)
+    if consensus.idle_block_ms < consensus.block_interval_ms:
+        label = labels.get(("consensus", "idle_block_ms"), "consensus.idle_block_ms")
+        expected = (
+            f"at least consensus.block_interval_ms ({consensus.block_interval_ms}), got {consensus.idle_block_ms}"
+        )
+        raise ConfigError(path, label, expected)
+
+    return NodeConfig(
+        config_path=path.resolve(),
+        data_dir=paths["data_dir"][0],
+        genesis_path=paths["genesis"][0],
+        validator_key_path=paths["validator_key"][0],
+        api=api,
+        mempool=mempool,
+        consensus=consensus,
+        log=log,
+    )
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string; JSON's escapes are a subset of TOML's (non-ASCII stays literal)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _defaults_of(cls: type[Any]) -> dict[str, object]:
+    return {item.name: item.default for item in dataclasses.fields(cls)}
+
+
+def write_default_config(
+    path: Path, *, data_dir: Path | str, genesis: Path | str, validator_key: Path | str, port: int
+) -> None:
+    """Write a commented config file that `load_config` accepts, replacing any file at `path`.
+
+    Relative paths are written as given and so are read relative to the config file's folder. Every
+    setting but the paths, the API address and the log settings is written commented out at its default.
+    Raises ValueError when `port` is not from 0 to 65535, OSError when the file cannot be written.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer from 0 to 65535, got {port!r}")
+    api = _defaults_of(ApiConfig)
+    mempool = _defaults_of(MempoolConfig)
+    consensus = _defaults_of(ConsensusConfig)
+    log = _defaults_of(LogConfig)
+    text = f"""\
+# dcrm node configuration; docs/configuration.md describes every setting.
+# Any setting can be overridden by an environment variable DCRM_<SECTION>_<FIELD>, e.g. DCRM_API_PORT=6000.
+# Settings that are commented out show their default.
+
+[node]
+# Relative paths are relative to the folder of this file.
+# The node's database and state.
+data_dir = {_toml_string(str(data_dir))}
+# The chain's genesis document.
+genesis = {_toml_string(str(genesis))}
+# This validator's key file (mode 0600).
+validator_key = {_toml_string(str(validator_key))}
+
+[api]
+# The address the gRPC API listens on; 0.0.0.0 listens on every interface.
+host = {_toml_string(str(api["host"]))}
+# 0 picks a free port; the bound port is logged and written to data_dir/grpc.port.
+port = {port}
+# The largest gRPC request or response, in bytes.
+# max_message_bytes = {api["max_message_bytes"]}
+# Threads that handle gRPC calls.
+# worker_threads = {api["worker_threads"]}
+
+[mempool]
+# Pending transactions held in total, and per sender account.
+# max_transactions = {mempool["max_transactions"]}
+# max_per_sender = {mempool["max_per_sender"]}
+# Transactions accepted in one SubmitBatch call.
+# max_batch = {mempool["max_batch"]}
+
+[consensus]
+# How long a block gathers transactions, and how many it holds at most.
+# block_interval_ms = {consensus["block_interval_ms"]}
+# max_block_transactions = {consensus["max_block_transactions"]}
+# An empty block this often, so that block time (the runtime's clock) advances.
+# idle_block_ms = {consensus["idle_block_ms"]}
+# How long SubmitAndWait waits for the commit when the request gives no timeout (and at most).
+# submit_wait_timeout_ms = {consensus["submit_wait_timeout_ms"]}
+
+[log]
+# debug, info, warning or error.
+level = {_toml_string(str(log["level"]))}
+# text (one readable line per record) or json (one JSON object per line).
+format = {_toml_string(str(log["format"]))}
+"""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
