@@ -35,7 +35,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy -p dcrm.runtime -p dcrm.client -p dcrm.node -p tests -p loadtest
 
 layers: $(STAMP)
-	$(BIN)/lint-imports
+	PYTHONPATH=.typecheck $(BIN)/lint-imports
 
 check: proto-check lint typecheck layers
 
