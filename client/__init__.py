@@ -1,0 +1,142 @@
+"""The dcrm Python SDK: keys, transactions, a gRPC client, verified reads and typed errors.
+
+```python
+from dcrm.client import Client, load_key
+
+with Client("127.0.0.1:7050") as client:
+    admin = client.account(load_key("admin.key"))
+    receipt = client.system.grant_role(admin, issuer_account_id, "issuer")
+```
+"""
+
+from __future__ import annotations
+
+from dcrm.client.certificates import (
+    ValidatorKey,
+    block_hash,
+    quorum,
+    sign_vote,
+    validator_keys,
+    verify_block,
+    verify_commit_certificate,
+)
+from dcrm.client.client import Account, Client
+from dcrm.client.errors import (
+    Aborted,
+    AlreadyExists,
+    BadAccount,
+    BadArguments,
+    CallPanicked,
+    CertificateError,
+    DcrmError,
+    DeadlineExceeded,
+    EventError,
+    FailedPrecondition,
+    InvalidArgument,
+    KeyFileError,
+    LastAdmin,
+    MissingRole,
+    ModuleError,
+    NoteTooLong,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    ResourceExhausted,
+    RoleAlreadyGranted,
+    RoleNotHeld,
+    RpcError,
+    SignatureError,
+    SystemModuleError,
+    TransactionFailed,
+    Unauthenticated,
+    Unavailable,
+    UnknownCall,
+    UnknownEvent,
+    UnknownRole,
+    admission_error,
+    error_for_receipt,
+    from_rpc_error,
+    module_error_class,
+    raise_for_receipt,
+)
+from dcrm.client.keys import (
+    SigningKey,
+    account_id_from_public_key,
+    from_hex,
+    load_key,
+    recover_public_key,
+    save_key,
+    to_hex,
+)
+from dcrm.client.proof import ProofError, verify_state_proof
+from dcrm.client.system import SystemApi
+from dcrm.client.transactions import (
+    build_transaction,
+    decode_event,
+    recover_signer,
+    transaction_hash,
+    verify_transaction,
+)
+
+__all__ = [
+    "Aborted",
+    "Account",
+    "AlreadyExists",
+    "BadAccount",
+    "BadArguments",
+    "CallPanicked",
+    "CertificateError",
+    "Client",
+    "DcrmError",
+    "DeadlineExceeded",
+    "EventError",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "KeyFileError",
+    "LastAdmin",
+    "MissingRole",
+    "ModuleError",
+    "NotFound",
+    "NoteTooLong",
+    "PermissionDenied",
+    "ProofError",
+    "ProtocolError",
+    "ResourceExhausted",
+    "RoleAlreadyGranted",
+    "RoleNotHeld",
+    "RpcError",
+    "SignatureError",
+    "SigningKey",
+    "SystemApi",
+    "SystemModuleError",
+    "TransactionFailed",
+    "Unauthenticated",
+    "Unavailable",
+    "UnknownCall",
+    "UnknownEvent",
+    "UnknownRole",
+    "ValidatorKey",
+    "account_id_from_public_key",
+    "admission_error",
+    "block_hash",
+    "build_transaction",
+    "decode_event",
+    "error_for_receipt",
+    "from_hex",
+    "from_rpc_error",
+    "load_key",
+    "module_error_class",
+    "quorum",
+    "raise_for_receipt",
+    "recover_public_key",
+    "recover_signer",
+    "save_key",
+    "sign_vote",
+    "to_hex",
+    "transaction_hash",
+    "validator_keys",
+    "verify_block",
+    "verify_commit_certificate",
+    "verify_state_proof",
+    "verify_transaction",
+]
