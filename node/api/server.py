@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
+from typing import Any
 
 import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dcrm.node.api.servicer import NodeServicer
 from dcrm.node.config import ApiConfig
-from dcrm.v1 import node_pb2, node_pb2_grpc
+from dcrm.v1 import node_pb2
 
 __all__ = ["ApiServer", "start_api_server"]
 
@@ -28,6 +32,41 @@ class ApiServer:
         self.server.stop(grace_seconds).wait()
 
 
+def _decoding_handlers(servicer: NodeServicer) -> grpc.GenericRpcHandler:
+    """The Node service with requests decoded inside the handler.
+
+    grpc's own deserializer turns undecodable bytes into INTERNAL; here they get INVALID_ARGUMENT naming the
+    message type, as every other bad input does.
+    """
+    service = node_pb2.DESCRIPTOR.services_by_name["Node"]
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in service.methods:
+        request_type = message_factory.GetMessageClass(method.input_type)
+        behaviour = _decoding(getattr(servicer, method.name), request_type)
+        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(behaviour, response_serializer=_serialize)
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
+
+
+def _decoding(implementation: Callable[[Any, grpc.ServicerContext], Any], request_type: type[Message]) -> Any:
+    def behaviour(raw: bytes, context: grpc.ServicerContext) -> Any:
+        request = request_type()
+        try:
+            request.ParseFromString(raw)
+        except DecodeError as error:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"request does not decode as {request_type.DESCRIPTOR.full_name}: {error}",
+            )
+        return implementation(request, context)
+
+    return behaviour
+
+
 def start_api_server(servicer: NodeServicer, config: ApiConfig) -> ApiServer:
     """Bind and start; returns once the server is serving, with the port it bound (config.port may be 0)."""
     options = [
@@ -36,7 +75,7 @@ def start_api_server(servicer: NodeServicer, config: ApiConfig) -> ApiServer:
         ("grpc.so_reuseport", 0),
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.worker_threads), options=options)
-    node_pb2_grpc.add_NodeServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers((_decoding_handlers(servicer),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
