@@ -35,6 +35,7 @@ from dcrm.client.errors import (
     from_rpc_error,
     raise_for_receipt,
 )
+from dcrm.client.identity import IdentityApi
 from dcrm.client.keys import SigningKey
 from dcrm.client.proof import ProofError, verify_state_proof
 from dcrm.client.system import SystemApi
@@ -473,6 +474,11 @@ class Client:
     def system(self) -> SystemApi:
         """Typed calls and queries of the system module."""
         return SystemApi(self)
+
+    @cached_property
+    def identity(self) -> IdentityApi:
+        """Typed calls and queries of the identity module: DIDs, issuers, schemas, status lists, credentials."""
+        return IdentityApi(self)
 
     def account(self, key: SigningKey, *, nonce: int | None = None) -> Account:
         """An Account signing with `key` through this client (see Account)."""

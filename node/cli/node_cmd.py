@@ -173,7 +173,8 @@ def _genesis_document(chain_id: str, validator_keys: list[bytes], admin: bytes) 
                 "validators": [key.hex() for key in validator_keys],
                 "roles": {"admin": [admin.hex()]},
                 "params": dict(DEFAULT_PARAMS),
-            }
+            },
+            "identity": {"dids": [], "issuers": [], "schemas": [], "status_lists": []},
         },
     }
 

@@ -1,12 +1,16 @@
 """The native runtime modules."""
 
 from dcrm.runtime.module import Module
+from dcrm.runtime.modules.identity import IdentityModule
 from dcrm.runtime.modules.system import SystemModule
 
 
 def default_modules() -> list[Module]:
     """The modules every dcrm chain runs, in index order."""
-    return [SystemModule()]
+    return [
+        SystemModule(),
+        IdentityModule(),
+    ]
 
 
 __all__ = ["default_modules"]

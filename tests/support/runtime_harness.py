@@ -67,7 +67,11 @@ class GenesisBuilder:
             "roles": roles,
             "params": {"max_future_nonces": 64, "max_validity_blocks": 100_000, "max_call_bytes": 65_536},
         }
-        return Genesis(CHAIN_ID, GENESIS_TIME_MS, {"system": system, **self.modules})
+        defaults: dict[str, dict[str, Any]] = {
+            "system": system,
+            "identity": {"dids": [], "issuers": [], "schemas": [], "status_lists": []},
+        }
+        return Genesis(CHAIN_ID, GENESIS_TIME_MS, {**defaults, **self.modules})
 
 
 class RuntimeHarness:
