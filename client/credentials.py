@@ -398,7 +398,11 @@ def _parse(credential: Any) -> _Parsed:
 
 def _verify_signature(ledger: IdentityReader, credential: dict[str, Any], parsed: _Parsed) -> int:
     """Check the proof against the issuer's key as of validFrom; returns that issuer version."""
-    resolved = ledger.resolve_version(parsed.issuer, at_time_ms=parsed.valid_from_ms)
+    # validFrom states whole seconds while blocks carry milliseconds: a DID version that took effect within
+    # validFrom's second was in effect "at validFrom" (so a credential issued right after the issuer's DID was
+    # created verifies).
+    resolve_at_ms = parsed.valid_from_ms // 1000 * 1000 + 999
+    resolved = ledger.resolve_version(parsed.issuer, at_time_ms=resolve_at_ms)
     when = iso_time(parsed.valid_from_ms)
     if resolved is None:
         raise _fail(VerificationFailure.ISSUER_NOT_FOUND, f"{parsed.issuer} did not exist at validFrom {when}")

@@ -26,6 +26,7 @@ from dcrm.client.credentials import (
     decode_status_list,
     encode_status_list,
     issue_credential,
+    parse_time,
     proof_hash_data,
 )
 from dcrm.client.did import (
@@ -484,3 +485,21 @@ def test_client_exposes_identity_api() -> None:
         assert client.identity is client.identity
     finally:
         client.close()
+
+
+def test_credential_issued_in_the_second_its_issuer_was_created_verifies() -> None:
+    harness = RuntimeHarness(MemoryKV())
+    harness.timestamp_ms += 500  # blocks carry milliseconds; validFrom states whole seconds
+    client = HarnessClient(harness)
+    api = IdentityApi(client)
+    acme = HarnessAccount(harness, ACME)
+    issuer = api.create_did(acme, ACME.public_key, salt=b"acme").did
+    created_ms = harness.timestamp_ms
+    api.register_issuer(HarnessAccount(harness, ADMIN), issuer)
+    schema_id = api.register_schema(acme, issuer, "loyalty", "1.0", ["tier"], b"{}")
+    api.create_status_list(acme, issuer, "revocations")
+    vc = issue_credential(
+        ACME, issuer, "did:dcrm:abc", {"tier": "gold"}, schema_id, 1, created_ms, status_list_id="revocations"
+    )
+    assert parse_time(vc["validFrom"], "validFrom") == created_ms - 500  # before the DID's version 1
+    assert verify_credential(client, vc, now=datetime.fromtimestamp(created_ms // 1000 + 60, tz=UTC)).issuer == issuer
