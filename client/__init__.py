@@ -70,6 +70,7 @@ from dcrm.client.keys import (
 )
 from dcrm.client.proof import ProofError, verify_state_proof
 from dcrm.client.system import SystemApi
+from dcrm.client.tls import tls_credentials
 from dcrm.client.transactions import (
     build_transaction,
     decode_event,
@@ -132,6 +133,7 @@ __all__ = [
     "recover_signer",
     "save_key",
     "sign_vote",
+    "tls_credentials",
     "to_hex",
     "transaction_hash",
     "validator_keys",

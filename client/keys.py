@@ -4,7 +4,9 @@ An account id is sha256(33-byte compressed public key)[:20]. Signatures are 65 b
 over sha256(message), deterministic (RFC 6979) and low-s, as libsecp256k1 (through coincurve) makes them.
 
 A key file is JSON, `{"type": "secp256k1", "private_key": hex, "public_key": hex, "account": hex}`, created
-with mode 0600 and never overwritten; loading refuses files that group or others may access.
+with mode 0600 and never overwritten; loading refuses files that group or others may access. An encrypted
+key file (`dcrm.client.keystore`) has a `crypto` object instead of `private_key`; `load_key` reads both,
+the encrypted kind with a passphrase.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "save_key",
     "sha256",
     "to_hex",
+    "write_private_file",
 ]
 
 PRIVATE_KEY_LENGTH = 32
@@ -174,10 +177,23 @@ def save_key(path: str | os.PathLike[str], key: SigningKey) -> None:
         "public_key": key.public_key.hex(),
         "account": key.account_id.hex(),
     }
-    data = (json.dumps(document, indent=2) + "\n").encode()
+    write_private_file(path, (json.dumps(document, indent=2) + "\n").encode())
+
+
+def write_private_file(path: str | os.PathLike[str], data: bytes, *, replace: bool = False) -> None:
+    """Write `data` to a new file at `path` with mode 0600, synced.
+
+    With `replace`, the data goes to a new file beside `path` that then replaces it atomically. Raises
+    KeyFileError when the file exists (without `replace`) or cannot be written; a partly written file is
+    removed.
+    """
+    target = os.fspath(path)
+    written = f"{target}.new" if replace else target
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        if replace:
+            raise KeyFileError(written, "already exists (left by an interrupted write?); remove it first") from None
         raise KeyFileError(path, "already exists; refusing to overwrite it") from None
     except FileNotFoundError:
         raise KeyFileError(path, "its directory does not exist") from None
@@ -192,16 +208,19 @@ def save_key(path: str | os.PathLike[str], key: SigningKey) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if replace:
+            os.replace(written, target)
     except OSError as error:
-        os.unlink(path)
+        os.unlink(written)
         raise KeyFileError(path, f"cannot be written: {error.strerror}") from None
 
 
-def load_key(path: str | os.PathLike[str]) -> SigningKey:
-    """Read the key file at `path`.
+def load_key(path: str | os.PathLike[str], passphrase: str | bytes | None = None) -> SigningKey:
+    """Read the key file at `path`, plain or encrypted (an encrypted one needs `passphrase`).
 
     Raises KeyFileError when the file is missing, unreadable, not a regular file, accessible to group or
-    others, not the JSON this module writes, or when its public key or account do not match its private key.
+    others, not the JSON this module or dcrm.client.keystore writes, when its public key or account do not
+    match its private key, or when it is encrypted and the passphrase is missing or wrong.
     """
     raw = _read_private_file(path)
     try:
@@ -215,6 +234,15 @@ def load_key(path: str | os.PathLike[str]) -> SigningKey:
     key_type = document.get("type")
     if key_type != KEY_TYPE:
         raise KeyFileError(path, f'"type" must be "{KEY_TYPE}", got {key_type!r}')
+    if "crypto" in document:
+        if passphrase is None:
+            raise KeyFileError(path, "is encrypted; its passphrase is needed to unlock it")
+        from dcrm.client.keystore import decrypt_key
+
+        try:
+            return decrypt_key(path, document, passphrase)
+        except ImportError as error:  # the cryptography package is missing
+            raise KeyFileError(path, f"is encrypted, and reading it needs `pip install dcrm[node]` ({error})") from None
     secret = _hex_field(path, document, "private_key", PRIVATE_KEY_LENGTH)
     public_key = _hex_field(path, document, "public_key", PUBLIC_KEY_LENGTH)
     account = _hex_field(path, document, "account", ACCOUNT_ID_LENGTH)

@@ -9,7 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ApiConfig", "ConfigError", "ConsensusConfig", "LogConfig", "MempoolConfig", "NodeConfig"]
+__all__ = [
+    "CLIENT_CERT_POLICIES",
+    "ApiConfig",
+    "ConfigError",
+    "ConsensusConfig",
+    "LimitsConfig",
+    "LogConfig",
+    "MempoolConfig",
+    "MetricsConfig",
+    "NodeConfig",
+]
+
+# Which gRPC methods need a verified client certificate (api.require_client_cert); see node/api/auth.py.
+CLIENT_CERT_POLICIES = ("none", "writes", "all")
 
 
 class ConfigError(ValueError):
@@ -28,6 +41,15 @@ class ApiConfig:
     port: int = 50051  # 0 picks a free port; the bound port is logged and written to data_dir/grpc.port
     max_message_bytes: int = 16 << 20
     worker_threads: int = 16
+    # TLS: the node's certificate chain and private key (PEM); both or neither. None serves plaintext.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Mutual TLS: the CA (PEM) that client certificates must chain to, and which methods require one.
+    client_ca: Path | None = None
+    require_client_cert: str = "none"  # one of CLIENT_CERT_POLICIES
+    # With client_ca and a policy other than "all", a second port that requires a client certificate;
+    # 0 picks a free port (written to data_dir/grpc-mtls.port).
+    mtls_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,24 @@ class ConsensusConfig:
 class LogConfig:
     level: str = "info"
     format: str = "text"  # or "json"
+    rejection_lines_per_second: int = 10  # INFO lines about refused calls, at most; the rest are counted
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Admission control; a rate of 0 turns that limit off."""
+
+    account_tx_per_second: int = 1_000  # transactions admitted per sender account (token bucket)
+    account_burst: int = 2_000
+    peer_requests_per_second: int = 5_000  # gRPC calls per client address (token bucket)
+    peer_burst: int = 10_000
+    max_streams: int = 4  # concurrent StreamBlocks/StreamEvents per client address
+    max_concurrent_calls: int = 1_000  # calls running or queued for a worker thread; beyond: RESOURCE_EXHAUSTED
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: str = ""  # "host:port" of the Prometheus endpoint; "" turns it off; port 0 picks a free port
 
 
 @dataclass(frozen=True)
@@ -63,3 +103,6 @@ class NodeConfig:
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    key_passphrase_file: Path | None = None  # unlocks an encrypted validator key; else DCRM_KEY_PASSPHRASE

@@ -1,13 +1,17 @@
 """Load a node's TOML configuration file, apply environment overrides, validate everything.
 
-The file has five sections, each optional except that [node] must name its three paths:
+The file has seven sections, each optional except that [node] must name its three paths:
 
 ```
-[node]       data_dir, genesis, validator_key   (relative paths are relative to the config file's folder)
-[api]        host, port, max_message_bytes, worker_threads
+[node]       data_dir, genesis, validator_key, key_passphrase_file   (paths relative to the config file's folder)
+[api]        host, port, max_message_bytes, worker_threads, tls_cert, tls_key, client_ca, require_client_cert,
+             mtls_port
 [mempool]    max_transactions, max_per_sender, max_batch
 [consensus]  block_interval_ms, max_block_transactions, idle_block_ms, submit_wait_timeout_ms
-[log]        level, format
+[log]        level, format, rejection_lines_per_second
+[limits]     account_tx_per_second, account_burst, peer_requests_per_second, peer_burst, max_streams,
+             max_concurrent_calls
+[metrics]    listen
 ```
 
 Any field can be overridden by an environment variable `DCRM_<SECTION>_<FIELD>` (for example
@@ -23,6 +27,7 @@ import ipaddress
 import json
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,15 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from dcrm.node.config import (
+    CLIENT_CERT_POLICIES,
     ApiConfig,
     ConfigError,
     ConsensusConfig,
+    LimitsConfig,
     LogConfig,
     MempoolConfig,
+    MetricsConfig,
     NodeConfig,
 )
 
-__all__ = ["ENV_PREFIX", "ConfigError", "load_config", "write_default_config"]
+__all__ = ["ENV_PREFIX", "ConfigError", "TlsFiles", "load_config", "write_default_config"]
 
 ENV_PREFIX = "DCRM_"
 MAX_CONFIG_BYTES = 1 << 20
@@ -101,6 +109,21 @@ def _host() -> _Field:
     return _Field("an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0", check, check)
 
 
+def _listen() -> _Field:
+    def check(value: object) -> object:
+        if not isinstance(value, str):
+            raise _Invalid
+        if value == "":
+            return value
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise _Invalid
+        _host().from_toml(host)
+        return value
+
+    return _Field('"HOST:PORT" (port 0 to 65535, 0 picks a free one) or "" to turn it off', check, check)
+
+
 def _path(what: str) -> _Field:
     def check(value: object) -> object:
         if not isinstance(value, str) or not value.strip() or "\x00" in value:
@@ -116,12 +139,18 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
         "data_dir": _path("the node's data folder"),
         "genesis": _path("the genesis file"),
         "validator_key": _path("the validator's key file"),
+        "key_passphrase_file": _path("a file holding the passphrase of an encrypted validator key"),
     },
     "api": {
         "host": _host(),
         "port": _integer(0, 65535),
         "max_message_bytes": _integer(64 * 1024, 2**31 - 1),
         "worker_threads": _integer(1, 256),
+        "tls_cert": _path("the node's TLS certificate chain (PEM)"),
+        "tls_key": _path("the node's TLS private key (PEM)"),
+        "client_ca": _path("the CA certificate (PEM) that client certificates must chain to"),
+        "require_client_cert": _choice(*CLIENT_CERT_POLICIES),
+        "mtls_port": _integer(0, 65535),
     },
     "mempool": {
         "max_transactions": _integer(1, 10_000_000),
@@ -137,7 +166,25 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
     "log": {
         "level": _choice(*LOG_LEVELS),
         "format": _choice(*LOG_FORMATS),
+        "rejection_lines_per_second": _integer(0, 100_000),
     },
+    "limits": {
+        "account_tx_per_second": _integer(0, 1_000_000),
+        "account_burst": _integer(1, 10_000_000),
+        "peer_requests_per_second": _integer(0, 1_000_000),
+        "peer_burst": _integer(1, 10_000_000),
+        "max_streams": _integer(1, 1_000),
+        "max_concurrent_calls": _integer(1, 1_000_000),
+    },
+    "metrics": {
+        "listen": _listen(),
+    },
+}
+_REQUIRED_NODE_PATHS = ("data_dir", "genesis", "validator_key")
+_TLS_FILES = {
+    "tls_cert": ("the node's TLS certificate chain", b"-----BEGIN CERTIFICATE-----"),
+    "tls_key": ("the node's TLS private key", b"PRIVATE KEY-----"),
+    "client_ca": ("the client CA certificate", b"-----BEGIN CERTIFICATE-----"),
 }
 
 
@@ -257,6 +304,60 @@ def _check_paths(path: Path, paths: dict[str, tuple[Path, str]]) -> None:
             raise ConfigError(path, label, f"{what}, but {file} is not a regular file")
 
 
+def _check_private_file(path: Path, label: str, file: Path, what: str) -> None:
+    """A secret's file: a regular file that only its owner may access (like key files)."""
+    try:
+        info = file.stat()
+    except FileNotFoundError:
+        raise ConfigError(path, label, f"{what}, but {file} does not exist") from None
+    except OSError as error:
+        raise ConfigError(path, label, f"{what}, but {file} cannot be read: {error.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(path, label, f"{what}, but {file} is not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            path, label, f"{what} that only its owner can access, but {file} has mode {mode:04o}; run `chmod 600` on it"
+        )
+
+
+def _tls_files(path: Path, base: Path, api: dict[str, Any], labels: dict[tuple[str, str], str]) -> None:
+    """Resolve [api]'s TLS paths in place; check they exist, look like PEM, and fit together."""
+    for name, (what, marker) in _TLS_FILES.items():
+        if name not in api:
+            api[name] = None
+            continue
+        label = labels[("api", name)]
+        file = _resolve(base, str(api[name]))
+        if name == "tls_key":
+            _check_private_file(path, label, file, what)
+        elif not file.is_file():
+            raise ConfigError(path, label, f"{what} (a PEM file), but {file} is not an existing regular file")
+        try:
+            content = file.read_bytes()[:MAX_CONFIG_BYTES]
+        except OSError as error:
+            raise ConfigError(path, label, f"{what}, but {file} cannot be read: {error.strerror}") from None
+        if marker not in content:
+            raise ConfigError(path, label, f"{what} in PEM form, but {file} has no {marker.decode().strip('-')} block")
+        api[name] = file
+
+    def label_of(name: str) -> str:
+        return labels.get(("api", name), f"api.{name}")
+
+    if (api["tls_cert"] is None) != (api["tls_key"] is None):
+        missing = "tls_key" if api["tls_key"] is None else "tls_cert"
+        other = "tls_cert" if missing == "tls_key" else "tls_key"
+        raise ConfigError(path, f"api.{missing}", f"a path as well, since {label_of(other)} is set (TLS needs both)")
+    if api["client_ca"] is not None and api["tls_cert"] is None:
+        raise ConfigError(path, label_of("client_ca"), "no client CA without TLS: set api.tls_cert and api.tls_key too")
+    policy = api.get("require_client_cert", "none")
+    if policy != "none" and api["client_ca"] is None:
+        raise ConfigError(path, label_of("require_client_cert"), f'"none" unless api.client_ca is set, got "{policy}"')
+    port, mtls_port = api.get("port", ApiConfig.port), api.get("mtls_port", 0)
+    if mtls_port and mtls_port == port:
+        raise ConfigError(path, label_of("mtls_port"), f"a port other than api.port ({port}), or 0")
+
+
 def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
     """Read and validate the node configuration at `path`, with `env`'s DCRM_* overrides applied.
 
@@ -287,17 +388,27 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
                 labels[(section, name)] = f"{section}.{name}"
 
     node = values["node"]
-    for name, spec in _SCHEMA["node"].items():
+    for name in _REQUIRED_NODE_PATHS:
         if name not in node:
             variable = f"{ENV_PREFIX}NODE_{name.upper()}"
+            spec = _SCHEMA["node"][name]
             raise ConfigError(path, f"node.{name}", f"{spec.expected}; it is required (or set {variable})")
-    paths = {name: (_resolve(base, str(node[name])), labels[("node", name)]) for name in _SCHEMA["node"]}
+    paths = {name: (_resolve(base, str(node[name])), labels[("node", name)]) for name in _REQUIRED_NODE_PATHS}
     _check_paths(path, paths)
+    passphrase_file: Path | None = None
+    if "key_passphrase_file" in node:
+        passphrase_file = _resolve(base, str(node["key_passphrase_file"]))
+        _check_private_file(
+            path, labels[("node", "key_passphrase_file")], passphrase_file, "the validator key's passphrase file"
+        )
+    _tls_files(path, base, values["api"], labels)
 
     api = ApiConfig(**values["api"])
     mempool = MempoolConfig(**values["mempool"])
     consensus = ConsensusConfig(**values["consensus"])
     log = LogConfig(**values["log"])
+    limits = LimitsConfig(**values["limits"])
+    metrics = MetricsConfig(**values["metrics"])
     if mempool.max_per_sender > mempool.max_transactions:
         label = labels.get(("mempool", "max_per_sender"), "mempool.max_per_sender")
         expected = f"at most mempool.max_transactions ({mempool.max_transactions}), got {mempool.max_per_sender}"
@@ -318,6 +429,9 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
         mempool=mempool,
         consensus=consensus,
         log=log,
+        limits=limits,
+        metrics=metrics,
+        key_passphrase_file=passphrase_file,
     )
 
 
@@ -333,21 +447,72 @@ def _defaults_of(cls: type[Any]) -> dict[str, object]:
     return {item.name: item.default for item in dataclasses.fields(cls)}
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """The [api] TLS settings `write_default_config` writes (paths as they should appear in the file)."""
+
+    cert: str
+    key: str
+    client_ca: str
+    require_client_cert: str = "writes"
+
+
+def _tls_lines(tls: TlsFiles | None, mtls_port: int) -> str:
+    if tls is None:
+        return (
+            "# TLS: the node's certificate chain and key (PEM); both or neither. Unset serves plaintext.\n"
+            '# tls_cert = "tls/node.crt"\n'
+            '# tls_key = "tls/node.key"\n'
+            "# Mutual TLS: the CA client certificates must chain to, and which methods need one (none, writes, all).\n"
+            '# client_ca = "tls/ca.crt"\n'
+            '# require_client_cert = "none"\n'
+            "# The port that requires a client certificate (opened when client_ca is set); 0 picks a free one.\n"
+            f"# mtls_port = {mtls_port}\n"
+        )
+    return (
+        "# TLS: the node's certificate chain and key (PEM).\n"
+        f"tls_cert = {_toml_string(tls.cert)}\n"
+        f"tls_key = {_toml_string(tls.key)}\n"
+        "# Mutual TLS: the CA client certificates must chain to, and which methods need one (none, writes, all).\n"
+        f"client_ca = {_toml_string(tls.client_ca)}\n"
+        f"require_client_cert = {_toml_string(tls.require_client_cert)}\n"
+        "# The port that requires a client certificate (for writes and admin calls); 0 picks a free one,\n"
+        "# written to data_dir/grpc-mtls.port.\n"
+        f"mtls_port = {mtls_port}\n"
+    )
+
+
 def write_default_config(
-    path: Path, *, data_dir: Path | str, genesis: Path | str, validator_key: Path | str, port: int
+    path: Path,
+    *,
+    data_dir: Path | str,
+    genesis: Path | str,
+    validator_key: Path | str,
+    port: int,
+    tls: TlsFiles | None = None,
+    mtls_port: int = 0,
+    key_passphrase_file: Path | str | None = None,
 ) -> None:
     """Write a commented config file that `load_config` accepts, replacing any file at `path`.
 
     Relative paths are written as given and so are read relative to the config file's folder. Every
-    setting but the paths, the API address and the log settings is written commented out at its default.
-    Raises ValueError when `port` is not from 0 to 65535, OSError when the file cannot be written.
+    setting but the paths, the API address, TLS (when `tls` is given) and the log settings is written
+    commented out at its default.
+    Raises ValueError when a port is not from 0 to 65535, OSError when the file cannot be written.
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an integer from 0 to 65535, got {port!r}")
+    for value in (port, mtls_port):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ValueError(f"port must be an integer from 0 to 65535, got {value!r}")
     api = _defaults_of(ApiConfig)
     mempool = _defaults_of(MempoolConfig)
     consensus = _defaults_of(ConsensusConfig)
     log = _defaults_of(LogConfig)
+    limits = _defaults_of(LimitsConfig)
+    passphrase = "# The passphrase of an encrypted validator key (mode 0600); else DCRM_KEY_PASSPHRASE is used.\n" + (
+        f"key_passphrase_file = {_toml_string(str(key_passphrase_file))}\n"
+        if key_passphrase_file is not None
+        else '# key_passphrase_file = "passphrase"\n'
+    )
     text = f"""\
 # dcrm node configuration; docs/configuration.md describes every setting.
 # Any setting can be overridden by an environment variable DCRM_<SECTION>_<FIELD>, e.g. DCRM_API_PORT=6000.
@@ -361,7 +526,7 @@ data_dir = {_toml_string(str(data_dir))}
 genesis = {_toml_string(str(genesis))}
 # This validator's key file (mode 0600).
 validator_key = {_toml_string(str(validator_key))}
-
+{passphrase}
 [api]
 # The address the gRPC API listens on; 0.0.0.0 listens on every interface.
 host = {_toml_string(str(api["host"]))}
@@ -371,7 +536,7 @@ port = {port}
 # max_message_bytes = {api["max_message_bytes"]}
 # Threads that handle gRPC calls.
 # worker_threads = {api["worker_threads"]}
-
+{_tls_lines(tls, mtls_port)}
 [mempool]
 # Pending transactions held in total, and per sender account.
 # max_transactions = {mempool["max_transactions"]}
@@ -393,6 +558,23 @@ port = {port}
 level = {_toml_string(str(log["level"]))}
 # text (one readable line per record) or json (one JSON object per line).
 format = {_toml_string(str(log["format"]))}
+# INFO lines about refused calls per second, at most; the rest are counted and summarised.
+# rejection_lines_per_second = {log["rejection_lines_per_second"]}
+
+[limits]
+# Token buckets (0 turns a rate off): transactions per sender account, calls per client address.
+# account_tx_per_second = {limits["account_tx_per_second"]}
+# account_burst = {limits["account_burst"]}
+# peer_requests_per_second = {limits["peer_requests_per_second"]}
+# peer_burst = {limits["peer_burst"]}
+# Concurrent block/event streams per client address.
+# max_streams = {limits["max_streams"]}
+# Calls running or queued for a worker thread; more are refused with RESOURCE_EXHAUSTED.
+# max_concurrent_calls = {limits["max_concurrent_calls"]}
+
+[metrics]
+# The Prometheus endpoint, e.g. "127.0.0.1:9615"; "" turns it off.
+listen = ""
 """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")

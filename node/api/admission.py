@@ -1,6 +1,9 @@
 """Admission of transactions into the mempool: stateless checks, state checks, then the pool.
 
-Every rejection is an AdmissionError carrying the gRPC status code and a message naming the rule.
+Every rejection is an AdmissionError carrying the gRPC status code and a message naming the rule, and is
+recorded (counter by reason, sampled INFO line) through `Rejections`. A sender's transactions also pass
+its token bucket (`limits.account_tx_per_second`, `limits.account_burst`) once the signature proves the
+sender: a forged sender cannot spend another account's budget.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ import logging
 
 import grpc
 
+from dcrm.node.api.rejections import Rejections
 from dcrm.node.chain import Chain
+from dcrm.node.limits import KeyedBuckets
 from dcrm.node.mempool import Mempool, MempoolRejected, MempoolRejection
 from dcrm.runtime import SignedTransaction
 from dcrm.runtime.errors import ErrorKind, Rejection, TxRejected
@@ -59,9 +64,17 @@ class AdmissionError(Exception):
 
 
 class Admission:
-    def __init__(self, chain: Chain, mempool: Mempool) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        mempool: Mempool,
+        accounts: KeyedBuckets[bytes] | None = None,
+        rejections: Rejections | None = None,
+    ) -> None:
         self.chain = chain
         self.mempool = mempool
+        self.accounts = accounts
+        self.rejections = rejections
 
     def admit(self, tx: types_pb2.Transaction) -> SignedTransaction:
         """Check `tx` and add it to the mempool; AdmissionError says why not."""
@@ -70,12 +83,25 @@ class Admission:
             signed = runtime.decode_transaction(tx)
             if signed.hash in self.mempool:
                 raise MempoolRejected(MempoolRejection.DUPLICATE, f"transaction {signed.hash.hex()} is already pending")
+            if self.accounts is not None and not self.accounts.take(signed.sender):
+                message = (
+                    f"sender {signed.sender.hex()} exceeds limits.account_tx_per_second "
+                    f"({self.accounts.rate:g} transactions/s, burst {self.accounts.burst:g}); retry later"
+                )
+                self._record("account_rate", message)
+                raise AdmissionError(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
             runtime.validate_transaction(self.chain.kv, signed, self.chain.head.height + 1)
             self.mempool.add(signed)
         except TxRejected as error:
-            log.debug("rejected transaction: %s", error.message, extra={"reason": error.reason.value})
+            self._record(error.reason.value, error.message)
             raise AdmissionError(_REJECTION_STATUS[error.reason], error.message) from None
         except MempoolRejected as error:
-            log.debug("mempool refused transaction: %s", error.message, extra={"reason": error.reason.value})
+            self._record(error.reason.value, error.message)
             raise AdmissionError(_MEMPOOL_STATUS[error.reason], error.message) from None
         return signed
+
+    def _record(self, reason: str, message: str) -> None:
+        if self.rejections is not None:
+            self.rejections.record(reason, message)
+        else:
+            log.debug("refused transaction: %s", message, extra={"reason": reason})

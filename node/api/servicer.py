@@ -64,10 +64,11 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         mempool_config: MempoolConfig,
         consensus_config: ConsensusConfig,
         peers: Callable[[], list[str]] = list,
+        admission: Admission | None = None,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
-        self.admission = Admission(chain, mempool)
+        self.admission = admission if admission is not None else Admission(chain, mempool)
         self.on_admitted = on_admitted
         self.mempool_config = mempool_config
         self.consensus_config = consensus_config

@@ -6,12 +6,14 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "CliError",
     "add_endpoint_argument",
     "add_json_argument",
+    "channel_credentials",
     "parse_account",
     "parse_endpoint",
     "print_json",
@@ -42,6 +44,27 @@ def add_endpoint_argument(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="the node's gRPC address (default: %(default)s)",
     )
+    tls = parser.add_argument_group("TLS (when the node serves TLS: api.tls_cert)")
+    tls.add_argument("--tls-ca", type=Path, metavar="FILE", help="connect with TLS, trusting this CA certificate (PEM)")
+    tls.add_argument(
+        "--tls-cert", type=Path, metavar="FILE", help="client certificate (PEM) for mutual TLS; needs --tls-key"
+    )
+    tls.add_argument("--tls-key", type=Path, metavar="FILE", help="the client certificate's private key (PEM)")
+
+
+def channel_credentials(args: argparse.Namespace) -> Any:
+    """grpc channel credentials from --tls-ca/--tls-cert/--tls-key, or None for plaintext."""
+    ca, cert, key = getattr(args, "tls_ca", None), getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if ca is None:
+        if cert is not None or key is not None:
+            raise CliError("--tls-cert and --tls-key need --tls-ca (the CA that signed the node's certificate)")
+        return None
+    from dcrm.client import tls_credentials
+
+    try:
+        return tls_credentials(ca, cert, key)
+    except ValueError as error:
+        raise CliError(f"TLS: {error}") from None
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,14 @@ DIR/node<i>/config.toml     one per validator; gRPC port base-port + i
 DIR/node<i>/validator.key
 DIR/node<i>/data/           created by the node: its database and grpc.port
 ```
+
+With `--tls`: `DIR/tls/` holds a development CA (`ca.crt`, `ca.key`) and a client certificate
+(`client.crt`, `client.key`); each `DIR/node<i>/tls/` a server certificate for 127.0.0.1, ::1 and
+localhost. The configs serve TLS, with writes and admin calls on the mutual-TLS port (base-port + N + i).
+With `--encrypt-keys`, every key file is encrypted with the passphrase (DCRM_KEY_PASSPHRASE,
+--passphrase-file or a prompt).
+
+`dcrm node backup` and `dcrm node restore` copy a node's database through its Admin service (node/backup.py).
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from dcrm.node.cli.common import CliError
+from dcrm.node.cli.keys import add_passphrase_argument, obtain_passphrase
 
 if TYPE_CHECKING:
     from dcrm.node.config import NodeConfig
@@ -44,6 +53,7 @@ __all__ = [
 
 GENESIS_FILE = "genesis.json"
 ADMIN_KEY_FILE = "admin.key"
+TLS_FOLDER = "tls"
 CONFIG_FILE = "config.toml"
 VALIDATOR_KEY_FILE = "validator.key"
 DEFAULT_CHAIN_ID = "dcrm-local"
@@ -68,6 +78,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     init.add_argument("--data", type=Path, required=True, metavar="DIR", help="the chain folder")
     add_chain_arguments(init)
     init.add_argument("--force", action="store_true", help="replace an existing chain in DIR, deleting its nodes' data")
+    init.add_argument(
+        "--tls",
+        action="store_true",
+        help="write a development CA, node and client certificates, and configs that serve TLS (mutual TLS for writes)",
+    )
+    init.add_argument(
+        "--encrypt-keys",
+        action="store_true",
+        help="encrypt the validator and admin key files with a passphrase (scrypt + AES-256-GCM)",
+    )
+    add_passphrase_argument(init)
     init.set_defaults(run=run_init)
 
     start = actions.add_parser(
@@ -77,6 +98,37 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     start.add_argument("--config", type=Path, required=True, metavar="FILE", help="the node's config.toml")
     start.set_defaults(run=run_start)
+
+    backup = actions.add_parser(
+        "backup",
+        help="copy a running node's database to a new folder",
+        description=(
+            "Ask the running node (its Admin service, at the address in its config) for a consistent snapshot of "
+            "its database and write it to the new folder DIR (DIR/db and DIR/backup.json). With TLS, the admin "
+            "call needs a client certificate: pass --tls-cert and --tls-key (and --tls-ca, else the config's "
+            "api.client_ca is trusted)."
+        ),
+    )
+    backup.add_argument("--config", type=Path, required=True, metavar="FILE", help="the running node's config.toml")
+    backup.add_argument("--out", type=Path, required=True, metavar="DIR", help="the backup folder to create")
+    backup.add_argument("--tls-ca", type=Path, metavar="FILE", help="the CA of the node's certificate (PEM)")
+    backup.add_argument("--tls-cert", type=Path, metavar="FILE", help="client certificate (PEM)")
+    backup.add_argument("--tls-key", type=Path, metavar="FILE", help="the client certificate's key (PEM)")
+    backup.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS", help="default: %(default)s")
+    backup.set_defaults(run=run_backup)
+
+    restore = actions.add_parser(
+        "restore",
+        help="place a backup as a stopped node's database",
+        description=(
+            "Check the backup in DIR (manifest, digest of every entry, same genesis as the node's) and copy it to "
+            "the node's data_dir/db. The node must be stopped; an existing database is replaced only with --force."
+        ),
+    )
+    restore.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR", help="the backup folder")
+    restore.add_argument("--config", type=Path, required=True, metavar="FILE", help="the node's config.toml")
+    restore.add_argument("--force", action="store_true", help="replace the node's existing database")
+    restore.set_defaults(run=run_restore)
 
 
 def _validator_count(text: str) -> int:
@@ -140,6 +192,8 @@ class ChainLayout:
     admin_account: bytes
     configs: list[Path]
     endpoints: list[str]
+    mtls_endpoints: list[str] = field(default_factory=list)  # with TLS: the ports that take client certificates
+    tls: Path | None = None  # with TLS: the folder of ca.crt, client.crt and client.key
 
 
 def node_config_path(data: Path, index: int) -> Path:
@@ -150,7 +204,7 @@ def existing_chain_files(data: Path) -> list[Path]:
     """What of a chain `node init` would replace in `data`: genesis, admin key, node<i> folders."""
     if not data.is_dir():
         return []
-    found = [data / name for name in (GENESIS_FILE, ADMIN_KEY_FILE) if (data / name).exists()]
+    found = [data / name for name in (GENESIS_FILE, ADMIN_KEY_FILE, TLS_FOLDER) if (data / name).exists()]
     found += sorted(entry for entry in data.iterdir() if _NODE_FOLDER.fullmatch(entry.name))
     return found
 
@@ -191,29 +245,28 @@ def _check_genesis(raw: bytes) -> None:
         raise CliError(f"the genesis document is invalid: {error}") from None
 
 
-def init_chain(data: Path, *, chain_id: str, validators: int, base_port: int, force: bool) -> ChainLayout:
+def init_chain(
+    data: Path,
+    *,
+    chain_id: str,
+    validators: int,
+    base_port: int,
+    force: bool,
+    tls: bool = False,
+    passphrase: bytes | None = None,
+    passphrase_file: Path | None = None,
+) -> ChainLayout:
     """Write a new chain into `data` (see the module docstring); returns what was written.
 
+    With `tls`, certificates and TLS configs are written too; with `passphrase`, every key file is
+    encrypted with it, and `passphrase_file` (when given) is named as each config's key_passphrase_file.
     Raises CliError when `data` already holds a chain and `force` is false, when the ports do not fit, or
     when the genesis document would be rejected; KeyFileError or OSError when a file cannot be written.
     Nothing is left behind when writing fails.
     """
-    from dcrm.client.keys import SigningKey, save_key
-    from dcrm.node.config_loader import write_default_config
+    from dcrm.client.keys import SigningKey
 
-    if not 1 <= validators <= MAX_VALIDATORS:
-        raise CliError(f"--validators must be from 1 to {MAX_VALIDATORS}, got {validators}")
-    if base_port + validators - 1 > 65535:
-        raise CliError(f"--base-port {base_port} leaves no room for {validators} ports below 65536")
-    if data.exists() and not data.is_dir():
-        raise CliError(f"{data} exists and is not a folder")
-    existing = existing_chain_files(data)
-    if existing and not force:
-        names = ", ".join(path.name + ("/" if path.is_dir() else "") for path in existing)
-        raise CliError(
-            f"{data} already holds a chain ({names}); pass --force to delete it and its nodes' data, "
-            "or choose another --data folder"
-        )
+    existing = _check_init(data, validators, 2 * validators if tls else validators, base_port, force)
 
     admin = SigningKey.generate()
     validator_keys = [SigningKey.generate() for _ in range(validators)]
@@ -227,21 +280,25 @@ def init_chain(data: Path, *, chain_id: str, validators: int, base_port: int, fo
     data.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
-        configs, endpoints = [], []
+        authority = None
+        tls_folder: Path | None = None
+        if tls:
+            tls_folder = data / TLS_FOLDER
+            written.append(tls_folder)
+            authority = _write_authority(tls_folder, chain_id)
+        configs, endpoints, mtls_endpoints = [], [], []
         for index, key in enumerate(validator_keys):
             folder = data / f"node{index}"
             folder.mkdir()
             written.append(folder)
-            save_key(folder / VALIDATOR_KEY_FILE, key)
-            config = folder / CONFIG_FILE
             port = base_port + index
-            write_default_config(
-                config, data_dir="data", genesis=f"../{GENESIS_FILE}", validator_key=VALIDATOR_KEY_FILE, port=port
-            )
-            configs.append(config)
+            mtls_port = base_port + validators + index if authority is not None else 0
+            configs.append(_write_node(folder, index, key, port, mtls_port, authority, passphrase, passphrase_file))
             endpoints.append(f"127.0.0.1:{port}")
+            if mtls_port:
+                mtls_endpoints.append(f"127.0.0.1:{mtls_port}")
         admin_key = data / ADMIN_KEY_FILE
-        save_key(admin_key, admin)
+        _save_key(admin_key, admin, passphrase)
         written.append(admin_key)
         genesis = data / GENESIS_FILE
         temporary = data / f".{GENESIS_FILE}.tmp"
@@ -253,19 +310,112 @@ def init_chain(data: Path, *, chain_id: str, validators: int, base_port: int, fo
         if created_data:
             shutil.rmtree(data, ignore_errors=True)
         raise
-    return ChainLayout(data, chain_id, genesis, admin_key, admin.account_id, configs, endpoints)
+    return ChainLayout(
+        data, chain_id, genesis, admin_key, admin.account_id, configs, endpoints, mtls_endpoints, tls_folder
+    )
+
+
+def _check_init(data: Path, validators: int, ports_needed: int, base_port: int, force: bool) -> list[Path]:
+    """Refuse impossible arguments; returns what of an old chain `init_chain` may replace."""
+    if not 1 <= validators <= MAX_VALIDATORS:
+        raise CliError(f"--validators must be from 1 to {MAX_VALIDATORS}, got {validators}")
+    if base_port + ports_needed - 1 > 65535:
+        raise CliError(f"--base-port {base_port} leaves no room for {ports_needed} ports below 65536")
+    if data.exists() and not data.is_dir():
+        raise CliError(f"{data} exists and is not a folder")
+    existing = existing_chain_files(data)
+    if existing and not force:
+        names = ", ".join(path.name + ("/" if path.is_dir() else "") for path in existing)
+        raise CliError(
+            f"{data} already holds a chain ({names}); pass --force to delete it and its nodes' data, "
+            "or choose another --data folder"
+        )
+    return existing
+
+
+def _save_key(path: Path, key: Any, passphrase: bytes | None) -> None:
+    from dcrm.client.keys import save_key
+
+    if passphrase is None:
+        save_key(path, key)
+    else:
+        from dcrm.client.keystore import save_encrypted_key
+
+        save_encrypted_key(path, key, passphrase)
+
+
+def _write_node(
+    folder: Path,
+    index: int,
+    key: Any,
+    port: int,
+    mtls_port: int,
+    authority: Any,
+    passphrase: bytes | None,
+    passphrase_file: Path | None,
+) -> Path:
+    """node<i>/: validator key, TLS certificate (with an authority), config.toml; returns the config's path."""
+    from dcrm.node.config_loader import write_default_config
+
+    _save_key(folder / VALIDATOR_KEY_FILE, key, passphrase)
+    tls_files = _write_node_certificate(authority, folder, index) if authority is not None else None
+    config = folder / CONFIG_FILE
+    write_default_config(
+        config,
+        data_dir="data",
+        genesis=f"../{GENESIS_FILE}",
+        validator_key=VALIDATOR_KEY_FILE,
+        port=port,
+        tls=tls_files,
+        mtls_port=mtls_port,
+        key_passphrase_file=passphrase_file.resolve() if passphrase_file is not None else None,
+    )
+    return config
+
+
+def _write_authority(folder: Path, chain_id: str) -> Any:
+    """A development CA and a client certificate in `folder`; returns the CA (a devcerts.CertificateAuthority)."""
+    from dcrm.node.devcerts import CertificateAuthority
+
+    folder.mkdir()
+    authority = CertificateAuthority.create(f"dcrm {chain_id} development CA")
+    authority.write(folder / "ca.crt", folder / "ca.key")
+    authority.issue_client("dcrm operator", folder / "client.crt", folder / "client.key")
+    return authority
+
+
+def _write_node_certificate(authority: Any, folder: Path, index: int) -> Any:
+    """node<i>/tls/node.crt and node.key; returns the config_loader.TlsFiles naming them."""
+    from dcrm.node.config_loader import TlsFiles
+
+    (folder / TLS_FOLDER).mkdir()
+    authority.issue_server(f"dcrm node{index}", folder / TLS_FOLDER / "node.crt", folder / TLS_FOLDER / "node.key")
+    return TlsFiles(cert=f"{TLS_FOLDER}/node.crt", key=f"{TLS_FOLDER}/node.key", client_ca=f"../{TLS_FOLDER}/ca.crt")
 
 
 def run_init(args: argparse.Namespace) -> int:
+    passphrase = obtain_passphrase(args.passphrase_file, confirm=True) if args.encrypt_keys else None
     layout = init_chain(
-        args.data, chain_id=args.chain_id, validators=args.validators, base_port=args.base_port, force=args.force
+        args.data,
+        chain_id=args.chain_id,
+        validators=args.validators,
+        base_port=args.base_port,
+        force=args.force,
+        tls=args.tls,
+        passphrase=passphrase,
+        passphrase_file=args.passphrase_file if args.encrypt_keys else None,
     )
     count = len(layout.configs)
     print(f"chain {layout.chain_id!r} with {count} validator{'s' if count > 1 else ''} written to {layout.data}")
     print(f"  genesis    {layout.genesis}")
     print(f"  admin key  {layout.admin_key} (account {layout.admin_account.hex()})")
-    for config, endpoint in zip(layout.configs, layout.endpoints, strict=True):
-        print(f"  {config.parent.name:<9}  {config} (gRPC {endpoint})")
+    for index, (config, endpoint) in enumerate(zip(layout.configs, layout.endpoints, strict=True)):
+        mutual = f", mutual TLS {layout.mtls_endpoints[index]}" if layout.mtls_endpoints else ""
+        print(f"  {config.parent.name:<9}  {config} (gRPC {endpoint}{mutual})")
+    if layout.tls is not None:
+        print(f"  TLS        CA {layout.tls / 'ca.crt'}, client certificate {layout.tls / 'client.crt'}")
+    if args.encrypt_keys:
+        print("  keys       encrypted; the node reads the passphrase from key_passphrase_file or DCRM_KEY_PASSPHRASE")
     print(f"start a node with: dcrm node start --config {layout.configs[0]}")
     return 0
 
@@ -320,14 +470,15 @@ def run_node(config: NodeConfig) -> int:
     Raises CliError when the node cannot start (port taken, data folder locked, genesis rejected, ...).
     """
     from dcrm.client.errors import DcrmError
-    from dcrm.client.keys import load_key
+    from dcrm.node.keyfiles import load_validator_key
     from dcrm.node.logs import configure_logging
 
     configure_logging(config.log)
-    account = load_key(config.validator_key_path).account_id.hex()
+    key = load_validator_key(config, os.environ)
+    account = key.account_id.hex()
     from dcrm.node.service import NodeService
 
-    service = NodeService(config)
+    service = NodeService(config, key=key)
     with _StopRequests() as requests:
         try:
             port = service.start()
@@ -338,6 +489,11 @@ def run_node(config: NodeConfig) -> int:
             _stop_quietly(service)
             raise
         print(f"dcrm node {account} serving gRPC on {config.api.host}:{port}", flush=True)
+        if service.mtls_port is not None:
+            print(f"mutual TLS (client certificates) on {config.api.host}:{service.mtls_port}", flush=True)
+        if service.metrics_port is not None:
+            host = config.metrics.listen.rpartition(":")[0]
+            print(f"metrics on http://{host}:{service.metrics_port}/metrics", flush=True)
 
         stopped = threading.Event()
 
@@ -364,3 +520,86 @@ def _stop_quietly(service: Any) -> None:
         service.stop()
     except Exception as error:  # the start failure is what the user needs to see
         print(f"while cleaning up after a failed start: {error}", file=sys.stderr)
+
+
+# --- node backup / restore ---------------------------------------------------------------------------
+
+
+def _port_of(config: NodeConfig, configured: int, port_file: str) -> int:
+    if configured:
+        return configured
+    path = config.data_dir / port_file
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        raise CliError(
+            f"the config's port is 0 and {path} does not name the port the node bound: is it running?"
+        ) from None
+
+
+def _admin_channel(args: argparse.Namespace, config: NodeConfig) -> Any:
+    """A channel to the node's Admin service: mutual TLS when the node has a client CA, else its main port."""
+    import grpc
+
+    api = config.api
+    host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host  # noqa: S104 (reading, not binding)
+    if api.tls_cert is None:
+        return grpc.insecure_channel(f"{host}:{_port_of(config, api.port, 'grpc.port')}")
+    from dcrm.client import tls_credentials
+
+    ca = args.tls_ca or api.client_ca
+    if ca is None:
+        raise CliError("the node serves TLS: pass --tls-ca, the CA certificate that signed the node's certificate")
+    if api.client_ca is None:
+        target = f"{host}:{_port_of(config, api.port, 'grpc.port')}"
+        credentials = tls_credentials(ca)
+    else:
+        if args.tls_cert is None or args.tls_key is None:
+            raise CliError(
+                "the node's admin calls need a client certificate (api.client_ca is set): pass --tls-cert and --tls-key"
+            )
+        port = api.port if api.require_client_cert == "all" else _port_of(config, api.mtls_port, "grpc-mtls.port")
+        target = f"{host}:{port}"
+        credentials = tls_credentials(ca, args.tls_cert, args.tls_key)
+    options = [("grpc.max_receive_message_length", api.max_message_bytes)]
+    return grpc.secure_channel(target, credentials, options=options)
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    import grpc
+
+    from dcrm.client.errors import from_rpc_error
+    from dcrm.node.backup import BackupError, write_backup
+    from dcrm.node.config_loader import load_config
+    from dcrm.v1 import admin_pb2, admin_pb2_grpc
+
+    config = load_config(args.config)
+    with _admin_channel(args, config) as channel:
+        stub = admin_pb2_grpc.AdminStub(channel)
+        try:
+            manifest = write_backup(stub.Backup(admin_pb2.BackupRequest(), timeout=args.timeout), args.out)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        except BackupError as error:
+            raise CliError(str(error)) from None
+    print(f"backup of chain {manifest.chain_id!r} at height {manifest.height} written to {args.out}")
+    print(f"  head        {manifest.head_hash}")
+    print(f"  state root  {manifest.state_root}")
+    print(f"  entries     {manifest.entries} (sha256 {manifest.digest})")
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from dcrm.node.backup import BackupError, restore_backup
+    from dcrm.node.config_loader import load_config
+    from dcrm.runtime import Genesis
+
+    config = load_config(args.config)
+    genesis = Genesis.from_bytes(config.genesis_path.read_bytes())
+    try:
+        manifest = restore_backup(args.source, config.data_dir, genesis.canonical_bytes(), force=args.force)
+    except BackupError as error:
+        raise CliError(str(error)) from None
+    print(f"restored chain {manifest.chain_id!r} at height {manifest.height} into {config.data_dir / 'db'}")
+    print(f"start the node with: dcrm node start --config {args.config}")
+    return 0

@@ -9,6 +9,7 @@ from dcrm.node.cli.common import (
     CliError,
     add_endpoint_argument,
     add_json_argument,
+    channel_credentials,
     parse_account,
     print_json,
     print_table,
@@ -89,7 +90,7 @@ def run_account(args: argparse.Namespace) -> int:
     from dcrm.client import Client
 
     account = parse_account(args.account, "ACCOUNT_HEX")
-    with Client(args.endpoint) as client:
+    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
         result = client.system.account_info(account)
     if args.json:
         print_json({"account": account.hex(), "nonce": result.nonce, "roles": list(result.roles)})
@@ -103,7 +104,7 @@ def run_account(args: argparse.Namespace) -> int:
 def run_role_members(args: argparse.Namespace) -> int:
     from dcrm.client import Client
 
-    with Client(args.endpoint) as client:
+    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
         accounts = client.system.role_members(args.role)
     if args.json:
         print_json({"role": args.role, "accounts": [account.hex() for account in accounts]})
@@ -119,7 +120,7 @@ def run_state(args: argparse.Namespace) -> int:
     from dcrm.client import Client
 
     key = parse_state_key(args.key)
-    with Client(args.endpoint) as client:
+    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
         value = client.query_state(key, verify=not args.no_verify)
     checked = "not verified (--no-verify)" if args.no_verify else "verified: commit certificate and Merkle proof"
     if args.json:

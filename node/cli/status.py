@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dcrm.node.cli.common import add_endpoint_argument, add_json_argument, print_json, print_table
+from dcrm.node.cli.common import (
+    add_endpoint_argument,
+    add_json_argument,
+    channel_credentials,
+    print_json,
+    print_table,
+)
 
 __all__ = ["register", "status_document"]
 
@@ -42,7 +48,7 @@ def status_document(status: Any) -> dict[str, Any]:
 def run_status(args: argparse.Namespace) -> int:
     from dcrm.client import Client
 
-    with Client(args.endpoint, timeout=args.timeout) as client:
+    with Client(args.endpoint, credentials=channel_credentials(args), timeout=args.timeout) as client:
         document = status_document(client.status())
     if args.json:
         print_json(document)

@@ -10,10 +10,12 @@ from dcrm.node.cli.common import (
     CliError,
     add_endpoint_argument,
     add_json_argument,
+    channel_credentials,
     parse_account,
     print_json,
     print_table,
 )
+from dcrm.node.cli.keys import add_passphrase_argument, load_key_file
 
 __all__ = ["register"]
 
@@ -23,6 +25,7 @@ MAX_NOTE_BYTES = 256
 def _add_common(parser: argparse.ArgumentParser, *, wait_default: bool) -> None:
     add_endpoint_argument(parser)
     parser.add_argument("--key", type=Path, required=True, metavar="FILE", help="the sender's key file")
+    add_passphrase_argument(parser)
     parser.add_argument(
         "--wait",
         action=argparse.BooleanOptionalAction,
@@ -102,11 +105,11 @@ def _report_receipt(receipt: Any, as_json: bool) -> int:
 
 
 def _send(args: argparse.Namespace, method: int, message: Any) -> int:
-    from dcrm.client import Client, load_key
+    from dcrm.client import Client
     from dcrm.client.system import MODULE_INDEX
 
-    key = load_key(args.key)
-    with Client(args.endpoint) as client:
+    key = load_key_file(args.key, args.passphrase_file)
+    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
         account = client.account(key)
         if args.wait:
             receipt = account.submit_and_wait(MODULE_INDEX, method, message, timeout=args.timeout, check=False)

@@ -112,8 +112,8 @@ class SoloEngine:
         self.mempool.remove([*hashes, *assembled.dropped])
         for callback in self.on_commit:
             callback(height, hashes)
-        log.info(
-            "committed block %d with %d transactions in %.1f ms (%s)",
+        log.debug(  # Chain.import_block writes the INFO line of every committed block
+            "produced block %d with %d transactions in %.1f ms (%s)",
             height,
             len(hashes),
             (time.perf_counter() - started) * 1000,

@@ -65,7 +65,12 @@ def test_keys_new_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"public key  {key.public_key.hex()}" in out
     code, out, _ = run_main(capsys, "keys", "show", str(path), "--json")
     assert code == 0
-    assert json.loads(out) == {"account": key.account_id.hex(), "public_key": key.public_key.hex(), "file": str(path)}
+    assert json.loads(out) == {
+        "account": key.account_id.hex(),
+        "public_key": key.public_key.hex(),
+        "file": str(path),
+        "encrypted": False,
+    }
     assert key.to_hex() not in out
 
 

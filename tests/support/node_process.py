@@ -46,6 +46,8 @@ class NodeProcess:
     validator: SigningKey
     admin: SigningKey
     extra_config: str = ""
+    credentials: grpc.ChannelCredentials | None = None  # TLS nodes: what the readiness probe connects with
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of the node process
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     starts: int = field(default=0)
@@ -95,7 +97,7 @@ class NodeProcess:
             [DCRM, "node", "start", "--config", str(self.config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         log.close()
         self.starts += 1
@@ -109,8 +111,16 @@ class NodeProcess:
             raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log_tail()}")
         return False
 
+    def port_file(self, name: str) -> int:
+        """A port the node wrote into its data folder (grpc-mtls.port, metrics.port)."""
+        return int((self.data_dir / name).read_text())
+
     def _answers(self) -> bool:
-        with grpc.insecure_channel(self.endpoint) as channel:
+        if self.credentials is None:
+            channel = grpc.insecure_channel(self.endpoint)
+        else:
+            channel = grpc.secure_channel(self.endpoint, self.credentials)
+        with channel:
             try:
                 node_pb2_grpc.NodeStub(channel).GetStatus(node_pb2.GetStatusRequest(), timeout=2)
             except grpc.RpcError:
