@@ -39,6 +39,7 @@ from dcrm.client.identity import IdentityApi
 from dcrm.client.keys import SigningKey
 from dcrm.client.proof import ProofError, verify_state_proof
 from dcrm.client.system import SystemApi
+from dcrm.client.tokens import TokensApi
 from dcrm.client.transactions import build_transaction, transaction_hash
 from dcrm.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -479,6 +480,11 @@ class Client:
     def identity(self) -> IdentityApi:
         """Typed calls and queries of the identity module: DIDs, issuers, schemas, status lists, credentials."""
         return IdentityApi(self)
+
+    @cached_property
+    def tokens(self) -> TokensApi:
+        """Typed calls and queries of the tokens module: classes, mint, transfer, allowances, holds, lots."""
+        return TokensApi(self)
 
     def account(self, key: SigningKey, *, nonce: int | None = None) -> Account:
         """An Account signing with `key` through this client (see Account)."""

@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError, Message
 from dcrm.client.errors import EventError, SignatureError, UnknownEvent
 from dcrm.client.identity import EVENTS as IDENTITY_EVENTS
 from dcrm.client.keys import SigningKey, account_id_from_public_key, recover_public_key, sha256
+from dcrm.client.tokens import EVENTS as TOKENS_EVENTS
 from dcrm.v1 import system_pb2, types_pb2
 
 __all__ = [
@@ -40,6 +41,7 @@ EVENT_TYPES: Mapping[tuple[str, str], type[Message]] = MappingProxyType(
         ("system", "RoleRevoked"): system_pb2.RoleRevoked,
         ("system", "Remarked"): system_pb2.Remarked,
         **{("identity", event.DESCRIPTOR.name): event for event in IDENTITY_EVENTS},
+        **{("tokens", event.DESCRIPTOR.name): event for event in TOKENS_EVENTS},
     }
 )
 

@@ -3,6 +3,7 @@
 from dcrm.runtime.module import Module
 from dcrm.runtime.modules.identity import IdentityModule
 from dcrm.runtime.modules.system import SystemModule
+from dcrm.runtime.modules.tokens import TokensModule
 
 
 def default_modules() -> list[Module]:
@@ -10,6 +11,7 @@ def default_modules() -> list[Module]:
     return [
         SystemModule(),
         IdentityModule(),
+        TokensModule(),
     ]
 
 
