@@ -83,7 +83,7 @@ def _state_writes(
     changes: Iterable[tuple[bytes, bytes | None]], tree: SparseMerkleTree
 ) -> tuple[bytes, dict[bytes, bytes | None]]:
     """The new state root and every key to write: flat values and changed tree nodes."""
-    ordered = sorted(changes)
+    ordered = list(changes)
     root, writes = tree.update(ordered)
     writes.update((STATE_PREFIX + key, value) for key, value in ordered)
     return root, writes
@@ -173,7 +173,7 @@ class Runtime:
             if module.name not in genesis.modules:
                 raise GenesisError(f"modules.{module.name}", "is required")
             module.build_genesis(state, genesis.modules[module.name])
-        root, writes = _state_writes(state.changes.items(), SparseMerkleTree(empty, TREE_PREFIX))
+        root, writes = _state_writes(state.sorted_changes(), SparseMerkleTree(empty, TREE_PREFIX))
         return GenesisResult(root, writes)
 
     def export_genesis(self, state: KVReader) -> Genesis:
@@ -255,7 +255,7 @@ class BlockBuilder:
 
     def finish(self) -> BlockResult:
         self._run_hooks(start=False)
-        root, writes = _state_writes(self._block.changes.items(), SparseMerkleTree(self._state, TREE_PREFIX))
+        root, writes = _state_writes(self._block.sorted_changes(), SparseMerkleTree(self._state, TREE_PREFIX))
         receipts_root = merkle_root([sha256(raw) for raw in self.receipt_bytes])
         return BlockResult(
             self.receipts,

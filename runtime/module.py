@@ -71,7 +71,7 @@ class CallDef(Generic[A]):
     """A callable method: a fixed index, a typed argument message and a thin handler.
 
     `required_role` is checked before dispatch (at admission and in the block); `check_args` is a
-    stateless argument check run at admission and again before the handler.
+    stateless argument check run whenever the transaction is decoded (at admission and at block import).
     """
 
     index: int

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sortedcontainers import SortedList
+
 from dcrm.runtime.state.kv import KVReader, prefix_upper_bound
 
 __all__ = ["Overlay"]
@@ -16,11 +18,16 @@ _MISSING = object()
 
 
 class Overlay:
-    """A write layer over `base` (a store or another overlay). Deletions are recorded as None."""
+    """A write layer over `base` (a store or another overlay). Deletions are recorded as None.
+
+    Besides the dict of changes it keeps their keys in a SortedList (O(log n) insert), so a range read costs
+    a bisection plus the keys in range, not a sort of everything the block wrote so far.
+    """
 
     def __init__(self, base: KVReader) -> None:
         self.base = base
         self.changes: dict[bytes, bytes | None] = {}
+        self._sorted_keys: SortedList = SortedList()
 
     def get(self, key: bytes) -> bytes | None:
         value = self.changes.get(key, _MISSING)
@@ -28,19 +35,22 @@ class Overlay:
             return self.base.get(key)
         return value  # type: ignore[return-value]
 
-    def put(self, key: bytes, value: bytes) -> None:
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        if key not in self.changes:
+            self._sorted_keys.add(key)
         self.changes[key] = value
 
+    def put(self, key: bytes, value: bytes) -> None:
+        self._set(key, value)
+
     def delete(self, key: bytes) -> None:
-        self.changes[key] = None
+        self._set(key, None)
 
     def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """Merge this layer's changes with the base in ascending key order."""
-        low = prefix + start
         bound = prefix_upper_bound(prefix)
-        mine = sorted(
-            key for key in self.changes if key >= low and key.startswith(prefix) and (bound is None or key < bound)
-        )
+        # A list copy: callers may write while they iterate.
+        mine: list[bytes] = list(self._sorted_keys.irange(prefix + start, bound, inclusive=(True, False)))
         base_items = self.base.iterate(prefix, start)
         base_next = next(base_items, None)
         index = 0
@@ -64,12 +74,15 @@ class Overlay:
         """Fold this layer's changes into its base, which must be an Overlay."""
         if not isinstance(self.base, Overlay):
             raise TypeError("only a child overlay can commit into its parent")
-        self.base.changes.update(self.changes)
-        self.changes = {}
+        parent = self.base
+        for key, value in self.changes.items():
+            parent._set(key, value)
+        self.discard()
 
     def discard(self) -> None:
         self.changes = {}
+        self._sorted_keys = SortedList()
 
     def sorted_changes(self) -> list[tuple[bytes, bytes | None]]:
-        keys = sorted(self.changes)
-        return [(key, self.changes[key]) for key in keys]
+        changes = self.changes
+        return [(key, changes[key]) for key in self._sorted_keys]
