@@ -25,6 +25,7 @@ from dcrm.client.certificates import (
     verify_block,
     verify_commit_certificate,
 )
+from dcrm.client.consent import ConsentApi
 from dcrm.client.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -457,6 +458,20 @@ class Client:
         Raises ProofError when the proof is for another key or does not match the state root,
         CertificateError when the certificate does not prove the header, and RpcError subclasses.
         """
+        proof = self.state_proof(key, verify=verify, validators=validators, timeout=timeout).proof
+        return bytes(proof.value) if proof.exists else None
+
+    def state_proof(
+        self,
+        key: bytes,
+        *,
+        verify: bool = True,
+        validators: Sequence[ValidatorKey] | None = None,
+        timeout: float | None = None,
+    ) -> node_pb2.QueryStateResponse:
+        """The whole QueryState answer for `key`: proof, header bytes and commit certificate (for receipts that
+        are verified offline later). Verified and raising as `query_state`.
+        """
         request = node_pb2.QueryStateRequest(key=key)
         response = self._unary(lambda stub: stub.QueryState, request, node_pb2.QueryStateResponse, timeout)
         proof = response.proof
@@ -467,7 +482,7 @@ class Client:
                 response.header, response.certificate, self._trusted_validators(validators), self.chain_id()
             )
             verify_state_proof(header.state_root, proof, key=key)
-        return bytes(proof.value) if proof.exists else None
+        return response
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -480,6 +495,11 @@ class Client:
     def identity(self) -> IdentityApi:
         """Typed calls and queries of the identity module: DIDs, issuers, schemas, status lists, credentials."""
         return IdentityApi(self)
+
+    @cached_property
+    def consent(self) -> ConsentApi:
+        """Typed calls and queries of the consent module: records, check, access log, verifiable receipts."""
+        return ConsentApi(self)
 
     @cached_property
     def tokens(self) -> TokensApi:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from google.protobuf.message import DecodeError, Message
 
+from dcrm.client.consent import EVENTS as CONSENT_EVENTS
 from dcrm.client.errors import EventError, SignatureError, UnknownEvent
 from dcrm.client.identity import EVENTS as IDENTITY_EVENTS
 from dcrm.client.keys import SigningKey, account_id_from_public_key, recover_public_key, sha256
@@ -41,6 +42,7 @@ EVENT_TYPES: Mapping[tuple[str, str], type[Message]] = MappingProxyType(
         ("system", "RoleRevoked"): system_pb2.RoleRevoked,
         ("system", "Remarked"): system_pb2.Remarked,
         **{("identity", event.DESCRIPTOR.name): event for event in IDENTITY_EVENTS},
+        **{("consent", event.DESCRIPTOR.name): event for event in CONSENT_EVENTS},
         **{("tokens", event.DESCRIPTOR.name): event for event in TOKENS_EVENTS},
     }
 )

@@ -229,6 +229,7 @@ def _genesis_document(chain_id: str, validator_keys: list[bytes], admin: bytes) 
                 "params": dict(DEFAULT_PARAMS),
             },
             "identity": {"dids": [], "issuers": [], "schemas": [], "status_lists": []},
+            "consent": {},
             "tokens": {"classes": []},
         },
     }

@@ -1,6 +1,7 @@
 """The native runtime modules."""
 
 from dcrm.runtime.module import Module
+from dcrm.runtime.modules.consent import ConsentModule
 from dcrm.runtime.modules.identity import IdentityModule
 from dcrm.runtime.modules.system import SystemModule
 from dcrm.runtime.modules.tokens import TokensModule
@@ -11,6 +12,7 @@ def default_modules() -> list[Module]:
     return [
         SystemModule(),
         IdentityModule(),
+        ConsentModule(),
         TokensModule(),
     ]
 

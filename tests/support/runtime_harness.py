@@ -70,6 +70,7 @@ class GenesisBuilder:
         defaults: dict[str, dict[str, Any]] = {
             "system": system,
             "identity": {"dids": [], "issuers": [], "schemas": [], "status_lists": []},
+            "consent": {},
             "tokens": {"classes": []},
         }
         return Genesis(CHAIN_ID, GENESIS_TIME_MS, {**defaults, **self.modules})
