@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import pytest
 
-from dcrm.client import Client, Unauthenticated, tls_credentials
+from dcrm.client import Client, Unauthenticated, save_key, tls_credentials
 from dcrm.node.api.guard import AccessPolicy
 from dcrm.node.config import ApiConfig
 from dcrm.node.config_loader import load_config
@@ -184,3 +184,29 @@ def test_node_init_tls_writes_certificates_and_a_config_that_loads(
     names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} >= {"127.0.0.1"}
     assert "localhost" in names.get_values_for_type(x509.DNSName)
+
+
+def test_cli_reads_and_writes_with_tls_flags(tls_node: NodeProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    files = tls_files(tls_node)
+    ca = ["--tls-ca", str(files / "ca.crt")]
+    code, out, err = run_main(capsys, "status", "--endpoint", tls_node.endpoint, "--json", *ca)
+    assert code == 0, err
+    assert '"chain_id": "dcrm-test"' in out
+    code, _, err = run_main(capsys, "status", "--endpoint", tls_node.endpoint, "--timeout", "3")
+    assert code == 1  # plaintext against a TLS port
+    key = tls_node.root / "bob.key"
+    save_key(key, deterministic_key(2))
+    remark = ["tx", "remark", "--key", str(key), "--note", "hi", "--wait", *ca]
+    code, _, err = run_main(capsys, *remark, "--endpoint", tls_node.endpoint)
+    assert code == 1
+    assert "needs a verified client certificate" in err
+    mutual = f"127.0.0.1:{tls_node.port_file('grpc-mtls.port')}"
+    client_cert = ["--tls-cert", str(files / "client.crt"), "--tls-key", str(files / "client.key")]
+    code, out, err = run_main(capsys, *remark, "--endpoint", mutual, *client_cert)
+    assert code == 0, err
+    assert "success" in out
+    code, _, err = run_main(capsys, "status", "--endpoint", mutual, "--tls-cert", str(files / "client.crt"))
+    assert (code, err) == (
+        1,
+        "error: --tls-cert and --tls-key need --tls-ca (the CA that signed the node's certificate)\n",
+    )
