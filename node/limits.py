@@ -88,10 +88,12 @@ class KeyedBuckets(Generic[K]):
             return bucket.take(now)
 
     def _make_room(self, now: float) -> None:
-        """Drop refilled buckets (they equal absent ones); if none is, drop the least recently used."""
+        """Drop refilled buckets (they equal absent ones), then the least recently used, down to 90 % of the
+        bound, so that a flood of new keys pays for one sweep per tenth of the table, not one per key."""
         for key in [key for key, bucket in self._buckets.items() if _refilled(bucket, now)]:
             del self._buckets[key]
-        while len(self._buckets) >= self._max_keys:
+        target = self._max_keys - max(1, self._max_keys // 10)
+        while len(self._buckets) > target:
             self._buckets.popitem(last=False)
 
 
