@@ -51,3 +51,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# More consensus simulator seeds than `make test` runs (it runs 0..299): `make sim SEEDS=5000` runs seeds
+# 300..5299; `make sim SEED=1234` reruns one seed, narrated.
+SEEDS ?= 1000
+.PHONY: sim
+sim: $(STAMP)
+	$(PY) -m tests.consensus.sim $(if $(SEED),--seed $(SEED) --verbose,--seeds $(SEEDS))
