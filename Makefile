@@ -49,6 +49,31 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tests.bench.run_all --out bench-results
 
+# Load tests against a running chain, by default `make run`'s; reports go to loadtest/results/<timestamp>/.
+# `make loadtest USERS=200 DURATION=5m TARGETS=10.0.0.5:50051,10.0.0.6:50051 ADMIN_KEY=ops/admin.key`;
+# LOCUST_ARGS / CEILING_ARGS pass more options (TLS: --tls-ca FILE). See docs/loadtest.md.
+USERS        ?= 50
+SPAWN_RATE   ?= 10
+DURATION     ?= 60s
+TARGETS      ?= 127.0.0.1:50051
+ADMIN_KEY    ?= $(DATA)/admin.key
+PROCESSES    ?= 1
+LOCUST_ARGS  ?=
+CEILING_ARGS ?=
+RESULTS      := loadtest/results
+
+.PHONY: loadtest loadtest-ceiling
+loadtest: $(STAMP)
+	@out=$(RESULTS)/$$(date +%Y%m%d-%H%M%S); mkdir -p $$out; \
+	$(BIN)/locust -f loadtest/locustfile.py --headless --users $(USERS) --spawn-rate $(SPAWN_RATE) \
+	  --run-time $(DURATION) --targets $(TARGETS) --admin-key $(ADMIN_KEY) \
+	  $(if $(filter-out 1,$(PROCESSES)),--processes $(PROCESSES)) \
+	  --csv $$out/locust --html $$out/report.html $(LOCUST_ARGS); \
+	status=$$?; echo "reports: $$out/report.html and $$out/locust_*.csv"; exit $$status
+
+loadtest-ceiling: $(STAMP)
+	$(PY) -m loadtest.ceiling --targets $(TARGETS) --out $(RESULTS)/$$(date +%Y%m%d-%H%M%S)-ceiling $(CEILING_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
 

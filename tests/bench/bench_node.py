@@ -16,14 +16,15 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dcrm.client import Client, DcrmError
+from dcrm.client import Client
 from dcrm.client.keys import SigningKey
-from dcrm.client.transactions import build_transaction, transaction_hash
-from dcrm.v1 import system_pb2, types_pb2
+from dcrm.client.transactions import transaction_hash
+from dcrm.v1 import types_pb2
+from loadtest.blocks import BlockFollower
+from loadtest.signing import interleave_by_nonce, sign_sender_transactions
 from tests.support.node_process import NodeProcess, local_node
 
 __all__ = ["run"]
@@ -34,65 +35,10 @@ NONCES_PER_SENDER = 10
 NODE_CONFIG = "[mempool]\nmax_transactions = 200000\nmax_batch = 5000\n"
 
 
-class BlockFollower:
-    """Records when each committed transaction's block arrived."""
-
-    def __init__(self, endpoint: str, from_height: int) -> None:
-        self.arrivals: dict[bytes, float] = {}
-        self.blocks: list[tuple[float, int]] = []
-        self._client = Client(endpoint, timeout=30)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, args=(from_height,), daemon=True)
-        self._thread.start()
-
-    def _follow(self, from_height: int) -> None:
-        try:
-            self._record(from_height)
-        except DcrmError:
-            if not self._stop.is_set():
-                raise
-
-    def _record(self, from_height: int) -> None:
-        for response in self._client.blocks(from_height):
-            now = time.perf_counter()
-            hashes = [transaction_hash(tx) for tx in response.block.transactions]
-            for tx_hash in hashes:
-                self.arrivals[tx_hash] = now
-            self.blocks.append((now, len(hashes)))
-            if self._stop.is_set():
-                return
-
-    def wait_for(self, hashes: Sequence[bytes], deadline_seconds: float) -> None:
-        deadline = time.monotonic() + deadline_seconds
-        while any(tx_hash not in self.arrivals for tx_hash in hashes):
-            if time.monotonic() > deadline:
-                missing = sum(tx_hash not in self.arrivals for tx_hash in hashes)
-                raise TimeoutError(f"{missing} transactions not committed within {deadline_seconds:.0f} s")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._client.close()
-
-
 def presign(first_sender: int, senders: int, chain_id: str) -> list[list[types_pb2.Transaction]]:
     """Per sender, NONCES_PER_SENDER remark transactions in nonce order."""
     keys = [SigningKey((first_sender + index).to_bytes(32, "big")) for index in range(senders)]
-    return [
-        [
-            build_transaction(
-                key,
-                chain_id=chain_id,
-                nonce=nonce,
-                valid_until=50_000,
-                module=0,
-                method=2,
-                args=system_pb2.Remark(note=b"bench"),
-            )
-            for nonce in range(NONCES_PER_SENDER)
-        ]
-        for key in keys
-    ]
+    return sign_sender_transactions(keys, chain_id=chain_id, valid_until=50_000, nonces_per_sender=NONCES_PER_SENDER)
 
 
 def _submit_all(endpoint: str, batches: list[list[types_pb2.Transaction]], rejected: list[str]) -> None:
@@ -104,9 +50,7 @@ def _submit_all(endpoint: str, batches: list[list[types_pb2.Transaction]], rejec
 
 
 def _batches(per_sender: list[list[types_pb2.Transaction]]) -> list[list[types_pb2.Transaction]]:
-    # Interleave by nonce so one batch carries many senders and each sender's nonces arrive in order.
-    flat = [tx for nonce in range(NONCES_PER_SENDER) for txs in per_sender for tx in txs[nonce : nonce + 1]]
-    return [flat[i : i + BATCH] for i in range(0, len(flat), BATCH)]
+    return interleave_by_nonce(per_sender, BATCH)
 
 
 def ceiling(node: NodeProcess, transactions: int) -> dict[str, Any]:
@@ -116,7 +60,7 @@ def ceiling(node: NodeProcess, transactions: int) -> dict[str, Any]:
     per_sender = presign(50_000, senders, chain_id)
     shares = [_batches(per_sender[i::SUBMITTERS]) for i in range(SUBMITTERS)]
     hashes = [transaction_hash(tx) for txs in per_sender for tx in txs]
-    follower = BlockFollower(node.endpoint, head + 1)
+    follower = BlockFollower(node.endpoint, head + 1, clock=time.perf_counter)
     rejected: list[str] = []
     started = time.perf_counter()
     threads = [threading.Thread(target=_submit_all, args=(node.endpoint, share, rejected)) for share in shares]
@@ -146,7 +90,7 @@ def latency(node: NodeProcess, rate: int, seconds: int) -> dict[str, Any]:
     senders = -(-per_tick * ticks // NONCES_PER_SENDER)
     batches = _batches(presign(200_000, senders, chain_id))
     flat = [tx for batch in batches for tx in batch][: per_tick * ticks]
-    follower = BlockFollower(node.endpoint, head + 1)
+    follower = BlockFollower(node.endpoint, head + 1, clock=time.perf_counter)
     submit_times: dict[bytes, float] = {}
     with Client(node.endpoint, timeout=60) as client:
         start = time.perf_counter()
