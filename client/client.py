@@ -36,6 +36,7 @@ from dcrm.client.errors import (
     from_rpc_error,
     raise_for_receipt,
 )
+from dcrm.client.governance import GovernanceApi
 from dcrm.client.identity import IdentityApi
 from dcrm.client.keys import SigningKey
 from dcrm.client.proof import ProofError, verify_state_proof
@@ -505,6 +506,11 @@ class Client:
     def tokens(self) -> TokensApi:
         """Typed calls and queries of the tokens module: classes, mint, transfer, allowances, holds, lots."""
         return TokensApi(self)
+
+    @cached_property
+    def governance(self) -> GovernanceApi:
+        """Typed calls and queries of the governance module: validator-set changes and the schedule."""
+        return GovernanceApi(self)
 
     def account(self, key: SigningKey, *, nonce: int | None = None) -> Account:
         """An Account signing with `key` through this client (see Account)."""

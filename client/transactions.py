@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError, Message
 
 from dcrm.client.consent import EVENTS as CONSENT_EVENTS
 from dcrm.client.errors import EventError, SignatureError, UnknownEvent
+from dcrm.client.governance import EVENTS as GOVERNANCE_EVENTS
 from dcrm.client.identity import EVENTS as IDENTITY_EVENTS
 from dcrm.client.keys import SigningKey, account_id_from_public_key, recover_public_key, sha256
 from dcrm.client.tokens import EVENTS as TOKENS_EVENTS
@@ -44,6 +45,7 @@ EVENT_TYPES: Mapping[tuple[str, str], type[Message]] = MappingProxyType(
         **{("identity", event.DESCRIPTOR.name): event for event in IDENTITY_EVENTS},
         **{("consent", event.DESCRIPTOR.name): event for event in CONSENT_EVENTS},
         **{("tokens", event.DESCRIPTOR.name): event for event in TOKENS_EVENTS},
+        **{("governance", event.DESCRIPTOR.name): event for event in GOVERNANCE_EVENTS},
     }
 )
 

@@ -17,6 +17,7 @@ from dcrm.runtime.crypto import merkle_root, sha256
 from dcrm.runtime.errors import DispatchError, ErrorDef, ErrorKind, Rejection, TxRejected
 from dcrm.runtime.genesis import Genesis, GenesisError
 from dcrm.runtime.module import BlockContext, CallContext, HookContext, Module, QueryDef
+from dcrm.runtime.modules.governance import schedule as governance_schedule
 from dcrm.runtime.modules.system import errors as system_errors
 from dcrm.runtime.modules.system import roles
 from dcrm.runtime.modules.system.storage import NONCES, PARAMS, VALIDATORS
@@ -187,6 +188,15 @@ class Runtime:
     def validators(self, state: KVReader) -> list[bytes]:
         found = VALIDATORS.get(PrefixedReader(state, STATE_PREFIX))
         return list(found.public_keys) if found is not None else []
+
+    def validators_at(self, state: KVReader, height: int) -> list[bytes]:
+        """The validator public keys in force at `height`, in leader-rotation order.
+
+        The set of the governance schedule entry with the greatest effective height <= `height`, else the
+        genesis set (`validators`). Changes are scheduled at least 2 blocks ahead, so on the state after
+        block h this answer is final for every height up to h + 2; later heights may still change.
+        """
+        return governance_schedule.validators_at(PrefixedReader(state, STATE_PREFIX), height)
 
     def query(self, state: KVReader, module: str, method: str, args: bytes) -> bytes:
         query = self._queries.get((module, method))

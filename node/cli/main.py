@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from dcrm.node.cli import devnet, keys, node_cmd, query, status, tx
+from dcrm.node.cli import devnet, governance, keys, node_cmd, query, status, tx
 from dcrm.node.cli.common import CliError
 from dcrm.node.config import ConfigError
 
@@ -28,6 +28,7 @@ _GROUPS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     tx.register,
     query.register,
     status.register,
+    governance.register,
 )
 
 

@@ -231,6 +231,7 @@ def _genesis_document(chain_id: str, validator_keys: list[bytes], admin: bytes) 
             "identity": {"dids": [], "issuers": [], "schemas": [], "status_lists": []},
             "consent": {},
             "tokens": {"classes": []},
+            "governance": {"max_lead": 100_000, "proposal_count": 0, "proposals": [], "changes": []},
         },
     }
 

@@ -2,6 +2,7 @@
 
 from dcrm.runtime.module import Module
 from dcrm.runtime.modules.consent import ConsentModule
+from dcrm.runtime.modules.governance import GovernanceModule
 from dcrm.runtime.modules.identity import IdentityModule
 from dcrm.runtime.modules.system import SystemModule
 from dcrm.runtime.modules.tokens import TokensModule
@@ -14,6 +15,7 @@ def default_modules() -> list[Module]:
         IdentityModule(),
         ConsentModule(),
         TokensModule(),
+        GovernanceModule(),
     ]
 
 

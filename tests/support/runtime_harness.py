@@ -72,6 +72,7 @@ class GenesisBuilder:
             "identity": {"dids": [], "issuers": [], "schemas": [], "status_lists": []},
             "consent": {},
             "tokens": {"classes": []},
+            "governance": {"max_lead": 100_000, "proposal_count": 0, "proposals": [], "changes": []},
         }
         return Genesis(CHAIN_ID, GENESIS_TIME_MS, {**defaults, **self.modules})
 
