@@ -1,15 +1,18 @@
 """The consent module (index 2): consent records, the check before each use of personal data, the access log,
 and consent receipts (Kantara Consent Receipt 1.1 / ISO/IEC TS 27560 shape) that verify offline.
 
-Calls (dcrm.v1.consent messages): 0 RegisterController, 1 RequestConsent, 7 TerminateConsent,
-8 InvalidateConsent, 9 LogAccess (an account with the role "controller"); 2 GrantConsent, 3 GrantRequest,
-4 RefuseRequest, 5 RenewConsent, 6 WithdrawConsent (the subject's account). Queries ("consent" module): check,
-record, history, records_by_subject, records_by_controller, access_log, did. Use it as `client.consent`:
+Subjects and controllers are did:dcrm DIDs of the identity module (`client.identity.create_did`); whoever
+controls a DID there acts for it here. Calls (dcrm.v1.consent messages): 1 RequestConsent, 7 TerminateConsent,
+8 InvalidateConsent, 9 LogAccess (an account with the role "controller" that controls the controller DID);
+2 GrantConsent, 3 GrantRequest, 4 RefuseRequest, 5 RenewConsent, 6 WithdrawConsent (an account that controls the
+subject DID); call 0 is retired. Queries ("consent" module): check, record, history, records_by_subject,
+records_by_controller, access_log, did. Use it as `client.consent`:
 
 ```python
-change = client.consent.grant(alice, client_ref=b"signup-42", subject="did:dcrm:z6MkAlice",
-                              controller="did:dcrm:acme", terms=terms, valid_until_ms=until)
-answer = client.consent.check("did:dcrm:z6MkAlice", "did:dcrm:acme", "newsletter", "email")
+alice_did = client.identity.create_did(alice, alice.key.public_key).did
+change = client.consent.grant(alice, client_ref=b"signup-42", subject=alice_did, controller=acme_did,
+                              terms=terms, valid_until_ms=until)
+answer = client.consent.check(alice_did, acme_did, "newsletter", "email")
 receipt = client.consent.receipt(change.record_id)          # JSON-ready dict with its proof
 verify_consent_receipt(json.dumps(receipt), validators)      # offline; raises ReceiptInvalid
 client.consent.withdraw(alice, change.record_id)
@@ -44,7 +47,6 @@ __all__ = [
     "MODULE_NAME",
     "RECEIPT_VERSION",
     "REFUSE",
-    "REGISTER_CONTROLLER",
     "RENEW",
     "REQUEST",
     "TERMINATE",
@@ -69,7 +71,7 @@ __all__ = [
     "ConsentModuleError",
     "ConsentNotValid",
     "ControllerNotRegistered",
-    "DidTaken",
+    "DeactivatedDid",
     "InvalidTransition",
     "NotController",
     "NotRequested",
@@ -81,6 +83,7 @@ __all__ = [
     "RecordExpired",
     "RecordNotFound",
     "Signer",
+    "UnknownDid",
     "VerifiedConsentReceipt",
     "build_consent_receipt",
     "grant_key",
@@ -97,8 +100,7 @@ R = TypeVar("R", bound=Message)
 MODULE_INDEX = 2
 MODULE_NAME = "consent"
 
-# Call indices.
-REGISTER_CONTROLLER = 0
+# Call indices (0, register_controller, is retired).
 REQUEST = 1
 GRANT = 2
 GRANT_REQUEST = 3
@@ -119,7 +121,6 @@ _PAGE = 100
 
 # The module's event messages, by name (dcrm.client.transactions.EVENT_TYPES registers them).
 EVENTS: tuple[type[Message], ...] = (
-    consent_pb2.ControllerRegistered,
     consent_pb2.ConsentRequested,
     consent_pb2.ConsentGiven,
     consent_pb2.ConsentRefused,
@@ -141,7 +142,7 @@ class ConsentModuleError(ModuleError, module=MODULE_INDEX):
 
 
 class BadDid(ConsentModuleError, code=consent_pb2.BAD_DID):
-    """A DID is not did:<method>:<method-specific-id> of at most 200 characters."""
+    """A DID is malformed, or a subject or controller is not a did:dcrm DID."""
 
 
 class PersonalData(ConsentModuleError, code=consent_pb2.PERSONAL_DATA):
@@ -196,12 +197,8 @@ class BadPage(ConsentModuleError, code=consent_pb2.BAD_PAGE):
     """A page limit is over 100, or a page start is malformed."""
 
 
-class DidTaken(ConsentModuleError, code=consent_pb2.DID_TAKEN):
-    """The DID is already bound to an account (registered, or bound by its subject)."""
-
-
 class ControllerNotRegistered(ConsentModuleError, code=consent_pb2.CONTROLLER_NOT_REGISTERED):
-    """The controller DID is not registered to an account holding the controller role."""
+    """The controller DID's controlling account does not hold the controller role."""
 
 
 class RecordExists(ConsentModuleError, code=consent_pb2.RECORD_EXISTS):
@@ -213,11 +210,11 @@ class RecordNotFound(ConsentModuleError, code=consent_pb2.RECORD_NOT_FOUND):
 
 
 class NotSubject(ConsentModuleError, code=consent_pb2.NOT_SUBJECT):
-    """The caller is not the account recorded as the record's subject."""
+    """The caller (or a request's subject_account) does not control the subject DID."""
 
 
 class NotController(ConsentModuleError, code=consent_pb2.NOT_CONTROLLER):
-    """The caller is not the account recorded as the record's controller."""
+    """The caller does not control the controller DID."""
 
 
 class InvalidTransition(ConsentModuleError, code=consent_pb2.INVALID_TRANSITION):
@@ -242,6 +239,14 @@ class PurposeNotCovered(ConsentModuleError, code=consent_pb2.PURPOSE_NOT_COVERED
 
 class CategoryNotCovered(ConsentModuleError, code=consent_pb2.CATEGORY_NOT_COVERED):
     """The record does not name the data category."""
+
+
+class UnknownDid(ConsentModuleError, code=consent_pb2.UNKNOWN_DID):
+    """A subject or controller DID was never created in the identity module."""
+
+
+class DeactivatedDid(ConsentModuleError, code=consent_pb2.DEACTIVATED_DID):
+    """A subject or controller DID is deactivated and can no longer act."""
 
 
 class ReceiptInvalid(DcrmError, ValueError):
@@ -382,13 +387,6 @@ class ConsentApi:
         receipt = account.submit_and_wait(MODULE_INDEX, method, args, timeout=timeout, check=check)
         return _change(record_id, receipt)
 
-    def register_controller(
-        self, account: Signer, did: str, *, timeout: float | None = None, check: bool = True
-    ) -> types_pb2.Receipt:
-        """Bind `did` to `account` (which holds the controller role) so that it can request and receive consent."""
-        args = consent_pb2.RegisterController(did=did)
-        return account.submit_and_wait(MODULE_INDEX, REGISTER_CONTROLLER, args, timeout=timeout, check=check)
-
     def request(
         self,
         account: Signer,
@@ -402,8 +400,12 @@ class ConsentApi:
         timeout: float | None = None,
         check: bool = True,
     ) -> ConsentChange:
-        """A controller asks `subject` (answering with `subject_account`) to consent to `terms` until
-        `valid_until_ms`; the request itself lapses then. Raises ValueError for a bad client_ref.
+        """A controller (`account`: role "controller", controls `controller`) asks `subject` to consent to `terms`
+        until `valid_until_ms`; the request itself lapses then. `subject_account` must control the subject DID now
+        (it is recorded); whoever controls the DID when answering may answer.
+
+        Raises ValueError for a bad client_ref; with `check`, e.g. UnknownDid, DeactivatedDid, NotController or
+        NotSubject (subject_account does not control the subject).
         """
         record_id = record_id_for(account.account_id, client_ref)
         args = consent_pb2.RequestConsent(
@@ -428,9 +430,11 @@ class ConsentApi:
         timeout: float | None = None,
         check: bool = True,
     ) -> ConsentChange:
-        """The subject (signing with `account`) gives consent to `controller` directly.
+        """The subject (signing with `account`, which must control `subject`) gives consent to `controller`
+        directly; the controller DID's controlling account must hold the role "controller".
 
-        Raises ValueError for a bad client_ref; with `check`, e.g. ControllerNotRegistered or DidTaken.
+        Raises ValueError for a bad client_ref; with `check`, e.g. UnknownDid, DeactivatedDid, NotSubject or
+        ControllerNotRegistered.
         """
         record_id = record_id_for(account.account_id, client_ref)
         args = consent_pb2.GrantConsent(
@@ -660,10 +664,12 @@ class ConsentApi:
                 return
             start = page.next
 
-    def did_account(self, did: str) -> bytes | None:
-        """The account a DID is bound to on the consent module, or None."""
+    def controller_account(self, did: str) -> bytes | None:
+        """The account a grant to controller `did` records: the active identity DID's controlling account when
+        it holds the role "controller"; None when a grant naming `did` would fail (ControllerNotRegistered,
+        UnknownDid, DeactivatedDid). Raises InvalidArgument for a DID that is not did:dcrm."""
         result = self._query("did", consent_pb2.DidQuery(did=did), consent_pb2.DidResult)
-        return bytes(result.account) or None
+        return bytes(result.account) if result.controller else None
 
     # -- receipts ------------------------------------------------------------------------------------------------
 

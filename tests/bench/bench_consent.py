@@ -7,8 +7,9 @@ check query through `Runtime.query`, on MemoryKV and LevelDB.
 - expire: one block whose end hook expires records that fall due together (at most the module's default cap per block);
 - check: queries through `runtime.query` (decode, handler, encode) against committed state: allowed answers
   (one index seek and one record read), denied answers (one seek), and answers for a past moment.
-Transactions are signed and decoded before the clock starts; a block's time is apply_block plus the write of
-its result into the store.
+Every subject is a DID of the identity genesis, so each grant and withdrawal also resolves its subject and
+controller through the identity module. Transactions are signed and decoded before the clock starts; a block's
+time is apply_block plus the write of its result into the store.
 
     python -m tests.bench.bench_consent --blocks 3 --block-size 2000 --checks 20000
 """
@@ -29,9 +30,11 @@ from dcrm.client.transactions import build_transaction
 from dcrm.runtime import BlockContext
 from dcrm.runtime.modules.consent.errors import INDEX
 from dcrm.runtime.modules.consent.records import DEFAULT_MAX_EXPIRIES_PER_BLOCK, record_id_for
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.v1 import consent_pb2, types_pb2
 from tests.support.consent_chain import ACME, CALL_INDEX, DAY_MS, consent_genesis, make_terms
-from tests.support.runtime_harness import BLOCK_TIME_MS, RuntimeHarness, kv_backend
+from tests.support.identity import genesis_did, identity_genesis
+from tests.support.runtime_harness import BLOCK_TIME_MS, GENESIS_TIME_MS, GenesisBuilder, RuntimeHarness, kv_backend
 
 __all__ = ["run"]
 
@@ -39,8 +42,22 @@ PURPOSES = ("newsletter", "offers")
 CATEGORIES = ("email", "name", "purchases")
 
 
+SUBJECT_SALT = b"bench"
+
+
 def _subjects(count: int) -> list[tuple[SigningKey, str]]:
-    return [(SigningKey((500_000 + index).to_bytes(32, "big")), f"did:dcrm:bench-{index}") for index in range(count)]
+    keys = [SigningKey((500_000 + index).to_bytes(32, "big")) for index in range(count)]
+    return [(key, derive_did(key.account_id, SUBJECT_SALT)) for key in keys]
+
+
+def _genesis(subjects: list[tuple[SigningKey, str]]) -> GenesisBuilder:
+    """The consent test genesis, with a DID per subject in the identity genesis."""
+    builder = consent_genesis()
+    dids = builder.modules["identity"]["dids"] + [
+        genesis_did(key, SUBJECT_SALT, GENESIS_TIME_MS) for key, _ in subjects
+    ]
+    builder.modules["identity"] = identity_genesis(dids)
+    return builder
 
 
 class _Bench:
@@ -98,7 +115,7 @@ def _grant(bench: _Bench, subject: tuple[SigningKey, str], ref: bytes, valid_unt
 
 
 def _backend_figures(bench: _Bench, blocks: int, block_size: int, checks: int) -> dict[str, Any]:
-    subjects = _subjects(block_size)
+    subjects = _subjects(block_size)  # the DIDs of the genesis
     far = bench.harness.timestamp_ms + 365 * DAY_MS
     grants = [
         bench.apply([_grant(bench, subject, b"round-%d" % block, far) for subject in subjects])[0]
@@ -176,7 +193,7 @@ def run(blocks: int = 3, block_size: int = 2_000, checks: int = 20_000) -> dict[
     figures: dict[str, Any] = {"blocks": blocks, "block_size": block_size}
     for backend in ("memory", "leveldb"):
         with kv_backend(backend) as store:
-            bench = _Bench(RuntimeHarness(store, consent_genesis().build()))
+            bench = _Bench(RuntimeHarness(store, _genesis(_subjects(block_size)).build()))
             figures[backend] = _backend_figures(bench, blocks, block_size, checks)
     return figures
 

@@ -46,6 +46,7 @@ from dcrm.runtime import QueryError
 from dcrm.runtime.errors import ErrorKind, TxRejected
 from dcrm.runtime.modules.consent import errors as runtime_errors
 from dcrm.runtime.modules.consent import records as runtime_records
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import MemoryKV
 from dcrm.v1 import consent_pb2, node_pb2, types_pb2
 from tests.support.consent_chain import (
@@ -243,9 +244,15 @@ def test_calls_return_the_revision_they_made(world: tuple[ConsentChain, ConsentA
         valid_until_ms=chain.next_block_ms + DAY_MS,
     )
     assert api.refuse(alice, refused.record_id).revision == 1
-    assert api.did_account(ACME) == CONTROLLER.account_id
-    assert api.did_account("did:dcrm:nobody") is None
-    assert api.register_controller(controller, "did:dcrm:acme-eu").success
+
+
+def test_controller_account_tells_whether_a_grant_may_name_the_did(world: tuple[ConsentChain, ConsentApi]) -> None:
+    _chain, api = world
+    assert api.controller_account(ACME) == CONTROLLER.account_id
+    assert api.controller_account(ALICE_DID) is None  # ALICE controls it but holds no controller role
+    assert api.controller_account(derive_did(ALICE.account_id, b"never-created")) is None
+    with pytest.raises(InvalidArgument, match="is not a did:dcrm DID"):
+        api.controller_account("did:web:acme.example")
 
 
 def test_failed_calls_raise_typed_errors(world: tuple[ConsentChain, ConsentApi]) -> None:
@@ -254,7 +261,7 @@ def test_failed_calls_raise_typed_errors(world: tuple[ConsentChain, ConsentApi])
     with pytest.raises(NotSubject) as caught:
         api.withdraw(account(chain, MALLORY), record_id)
     assert caught.value.code == consent_pb2.NOT_SUBJECT
-    assert "not the caller" in caught.value.message
+    assert f"the caller {MALLORY.account_id.hex()} does not control subject {ALICE_DID}" in caught.value.message
     with pytest.raises(PurposeNotCovered):
         api.log_access(
             account(chain, CONTROLLER), record_id, purpose="ads", data_categories=["email"], accessor=ACCESSOR

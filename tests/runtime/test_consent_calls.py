@@ -1,4 +1,8 @@
-"""The consent module's calls: each one's effect and events, every error path, and who may call what."""
+"""The consent module's calls: each one's effect and events, every error path, and who may call what.
+
+Who acts for a subject or controller DID is decided by the identity module: the tests create, rotate and
+deactivate identity DIDs and watch consent follow.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import hashlib
 
 import pytest
 
+from dcrm.client.keys import SigningKey
 from dcrm.runtime.errors import Rejection, TxRejected
+from dcrm.runtime.modules.consent.errors import INDEX
 from dcrm.runtime.modules.consent.records import record_id_for
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import KVStore
-from dcrm.v1 import consent_pb2, system_pb2
+from dcrm.v1 import consent_pb2, identity_pb2, system_pb2
 from tests.support.consent_chain import (
     ACCESSOR,
     ACME,
@@ -20,14 +27,22 @@ from tests.support.consent_chain import (
     BOB_DID,
     CONTROLLER,
     DAY_MS,
+    GLOBEX,
     MALLORY,
+    MALLORY_DID,
     RIVAL,
     ConsentChain,
     make_terms,
 )
+from tests.support.identity import CREATE_DID, DEACTIVATE_DID, UPDATE_DID, add_key, key_method, remove_key
+from tests.support.identity import call as identity_call
+from tests.support.runtime_harness import deterministic_key
 
 GIVEN = consent_pb2.STATE_GIVEN
 UNKNOWN_ID = bytes(16)
+NEVER_CREATED = derive_did(ALICE.account_id, b"never-created")  # well formed, but not in the identity module
+ALICE_NEW = deterministic_key(33)  # the key Alice rotates to
+CLERK = deterministic_key(23)  # an ACME employee with the controller role and a key in ACME's document
 
 
 def decode_events(receipt_events: object, event_type: type[consent_pb2.ConsentGiven]) -> consent_pb2.ConsentGiven:
@@ -48,22 +63,125 @@ def grant_args(chain: ConsentChain, **fields: object) -> consent_pb2.GrantConsen
     return consent_pb2.GrantConsent(**values)  # type: ignore[arg-type]
 
 
-# --- register_controller ------------------------------------------------------------------------
+def deactivate(chain: ConsentChain, key: SigningKey, did: str) -> None:
+    receipt = identity_call(chain.harness, key, DEACTIVATE_DID, identity_pb2.DeactivateDid(did=did))
+    assert receipt.success, receipt.error
 
 
-def test_controller_registers_a_did(store: KVStore) -> None:
+# --- DIDs come from the identity module -----------------------------------------------------------
+
+
+def test_register_controller_is_retired(store: KVStore) -> None:
     chain = ConsentChain(store)
-    receipt = chain.ok(CONTROLLER, consent_pb2.RegisterController(did="did:dcrm:acme-eu"))
-    event = consent_pb2.ControllerRegistered.FromString(receipt.events[0].data)
-    assert (event.did, event.account) == ("did:dcrm:acme-eu", CONTROLLER.account_id)
-    result = chain.query("did", consent_pb2.DidQuery(did="did:dcrm:acme-eu"), consent_pb2.DidResult)
-    assert (result.account, result.controller) == (CONTROLLER.account_id, True)
+    tx = chain.harness.sign(CONTROLLER, INDEX, 0, consent_pb2.GrantConsent())
+    with pytest.raises(TxRejected) as caught:
+        chain.harness.decode(tx)
+    assert caught.value.reason is Rejection.UNKNOWN_CALL
+    assert "call.method 0 is not a method of module consent" in caught.value.message
 
 
-def test_register_controller_errors(store: KVStore) -> None:
+def test_subject_and_controller_must_be_dids_of_the_identity_module(store: KVStore) -> None:
     chain = ConsentChain(store)
-    chain.assert_noop(RIVAL, consent_pb2.RegisterController(did=ACME), "DidTaken")
-    chain.assert_noop(ALICE, consent_pb2.RegisterController(did="did:dcrm:fake"), "MissingRole")
+    receipt = chain.assert_noop(ALICE, grant_args(chain, subject=NEVER_CREATED), "UnknownDid")
+    assert receipt.error.message == (
+        f"subject {NEVER_CREATED} does not exist; create it with identity create_did first"
+    )
+    chain.assert_noop(ALICE, grant_args(chain, controller=NEVER_CREATED), "UnknownDid")
+    request = request_args(chain, controller=NEVER_CREATED)
+    receipt = chain.assert_noop(CONTROLLER, request, "UnknownDid")
+    assert receipt.error.message.startswith(f"controller {NEVER_CREATED} does not exist")
+    chain.assert_noop(CONTROLLER, request_args(chain, subject=NEVER_CREATED), "UnknownDid")
+    # Once created (by anyone), the DID can be used by whoever controls it.
+    created = identity_pb2.CreateDid(salt=b"never-created", verification_methods=[key_method(ALICE)])
+    assert identity_call(chain.harness, ALICE, CREATE_DID, created).success
+    chain.ok(ALICE, grant_args(chain, subject=NEVER_CREATED))
+
+
+def test_a_did_of_another_method_is_refused_at_admission(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    for fields in ({"subject": "did:web:alice.example"}, {"controller": "did:web:acme.example"}):
+        with pytest.raises(TxRejected) as caught:
+            chain.harness.decode(chain.sign(ALICE, grant_args(chain, **fields)))
+        assert caught.value.reason is Rejection.BAD_ARGUMENTS
+        assert "is not a did:dcrm DID" in caught.value.message
+        assert next(iter(fields)) in caught.value.message  # the message names the field
+
+
+def test_only_an_account_that_controls_the_subject_did_answers_for_it(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    receipt = chain.assert_noop(MALLORY, grant_args(chain), "NotSubject")
+    assert f"the caller {MALLORY.account_id.hex()} does not control subject {ALICE_DID}" in receipt.error.message
+    chain.ok(MALLORY, grant_args(chain, subject=MALLORY_DID))  # Mallory's own DID is fine
+
+
+def test_grant_to_a_did_whose_controlling_account_lacks_the_role_fails(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    receipt = chain.assert_noop(ALICE, grant_args(chain, controller=MALLORY_DID), "ControllerNotRegistered")
+    assert f"{MALLORY.account_id.hex()}, which does not hold the role 'controller'" in receipt.error.message
+
+
+def test_control_of_the_subject_follows_the_did_when_its_key_rotates(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    record_id = chain.grant()
+    rotate = identity_pb2.UpdateDid(
+        did=ALICE_DID,
+        operations=[
+            add_key(ALICE_NEW, "key-2"),
+            remove_key("key-1"),
+            identity_pb2.DidOperation(set_controller_account=identity_pb2.SetControllerAccount(account=b"")),
+        ],
+    )
+    assert identity_call(chain.harness, ALICE, UPDATE_DID, rotate).success
+    chain.assert_noop(ALICE, consent_pb2.WithdrawConsent(record_id=record_id), "NotSubject")
+    chain.ok(ALICE_NEW, consent_pb2.WithdrawConsent(record_id=record_id))
+    record = chain.record(record_id)
+    assert (record.state, record.changed_by) == (consent_pb2.STATE_WITHDRAWN, ALICE_NEW.account_id)
+    assert record.subject_account == ALICE.account_id  # who answered when the record was made stays recorded
+    chain.ok(ALICE_NEW, grant_args(chain, client_ref=b"after-rotation"))
+
+
+def test_an_authentication_key_of_the_controller_did_acts_for_it(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    record_id = chain.grant()
+    assert chain.harness.call(ADMIN, 0, 0, system_pb2.GrantRole(account=CLERK.account_id, role="controller")).success
+    chain.assert_noop(CLERK, log_args(record_id), "NotController")
+    assert identity_call(
+        chain.harness, CONTROLLER, UPDATE_DID, identity_pb2.UpdateDid(did=ACME, operations=[add_key(CLERK, "clerk")])
+    ).success
+    receipt = chain.ok(CLERK, log_args(record_id))
+    assert consent_pb2.AccessLogged.FromString(receipt.events[0].data).record_id == record_id
+    assert chain.record(record_id).controller_account == CONTROLLER.account_id
+
+
+def test_a_deactivated_subject_did_can_no_longer_act(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    record_id = chain.grant(BOB, subject=BOB_DID)
+    requested = chain.request(ref=b"to-bob", subject=BOB_DID, subject_account=BOB.account_id)
+    deactivate(chain, BOB, BOB_DID)
+    message = f"subject {BOB_DID} is deactivated and can no longer act"
+    receipt = chain.assert_noop(BOB, consent_pb2.WithdrawConsent(record_id=record_id), "DeactivatedDid")
+    assert receipt.error.message == message
+    until = chain.record(record_id).valid_until_ms + DAY_MS
+    chain.assert_noop(BOB, consent_pb2.RenewConsent(record_id=record_id, valid_until_ms=until), "DeactivatedDid")
+    chain.assert_noop(BOB, consent_pb2.GrantRequest(record_id=requested), "DeactivatedDid")
+    chain.assert_noop(BOB, consent_pb2.RefuseRequest(record_id=requested), "DeactivatedDid")
+    chain.assert_noop(BOB, grant_args(chain, client_ref=b"new", subject=BOB_DID), "DeactivatedDid")
+    chain.assert_noop(
+        CONTROLLER, request_args(chain, subject=BOB_DID, subject_account=BOB.account_id), "DeactivatedDid"
+    )
+    chain.ok(CONTROLLER, consent_pb2.TerminateConsent(record_id=record_id))  # the controller can still end it
+
+
+def test_a_deactivated_controller_did_can_no_longer_act(store: KVStore) -> None:
+    chain = ConsentChain(store)
+    record_id = chain.grant(controller=GLOBEX)
+    deactivate(chain, RIVAL, GLOBEX)
+    receipt = chain.assert_noop(RIVAL, log_args(record_id), "DeactivatedDid")
+    assert receipt.error.message == f"controller {GLOBEX} is deactivated and can no longer act"
+    chain.assert_noop(RIVAL, consent_pb2.TerminateConsent(record_id=record_id), "DeactivatedDid")
+    chain.assert_noop(ALICE, grant_args(chain, client_ref=b"new", controller=GLOBEX), "DeactivatedDid")
+    chain.assert_noop(RIVAL, request_args(chain, controller=GLOBEX), "DeactivatedDid")
+    chain.ok(ALICE, consent_pb2.WithdrawConsent(record_id=record_id))  # the subject can still withdraw
 
 
 # --- grant --------------------------------------------------------------------------------------
@@ -86,18 +204,14 @@ def test_subject_grants_directly(store: KVStore) -> None:
     raw = chain.query("record", consent_pb2.RecordQuery(record_id=record_id), consent_pb2.RecordResult)
     assert event.revision_hash == hashlib.sha256(raw.revision_bytes).digest()
     assert (event.record_id, event.subject, event.controller) == (record_id, ALICE_DID, ACME)
-    binding = chain.query("did", consent_pb2.DidQuery(did=ALICE_DID), consent_pb2.DidResult)
-    assert (binding.account, binding.controller) == (ALICE.account_id, False)
 
 
 def test_grant_errors(store: KVStore) -> None:
     chain = ConsentChain(store)
     chain.grant()
     chain.assert_noop(ALICE, grant_args(chain), "RecordExists")
-    chain.assert_noop(
-        ALICE, grant_args(chain, client_ref=b"r2", controller="did:dcrm:nobody"), "ControllerNotRegistered"
-    )
-    chain.assert_noop(MALLORY, grant_args(chain, client_ref=b"r3"), "DidTaken")  # ALICE_DID is ALICE's
+    chain.assert_noop(ALICE, grant_args(chain, client_ref=b"r2", controller=BOB_DID), "ControllerNotRegistered")
+    chain.assert_noop(MALLORY, grant_args(chain, client_ref=b"r3"), "NotSubject")  # ALICE_DID is ALICE's
     chain.assert_noop(ALICE, grant_args(chain, client_ref=b"r4", valid_until_ms=chain.next_block_ms), "BadValidity")
     too_far = chain.next_block_ms + 3_654 * DAY_MS
     chain.assert_noop(ALICE, grant_args(chain, client_ref=b"r5", valid_until_ms=too_far), "BadValidity")
@@ -166,27 +280,27 @@ def test_grant_request_with_an_earlier_end(store: KVStore) -> None:
     assert chain.record(record_id).valid_until_ms == until
 
 
+def request_args(chain: ConsentChain, **fields: object) -> consent_pb2.RequestConsent:
+    values: dict[str, object] = {
+        "client_ref": b"q",
+        "subject": ALICE_DID,
+        "subject_account": ALICE.account_id,
+        "controller": ACME,
+        "terms": make_terms(),
+        "valid_until_ms": chain.next_block_ms + DAY_MS,
+    }
+    values.update(fields)
+    return consent_pb2.RequestConsent(**values)  # type: ignore[arg-type]
+
+
 def test_request_errors(store: KVStore) -> None:
     chain = ConsentChain(store)
-    base = consent_pb2.RequestConsent(
-        client_ref=b"q",
-        subject=ALICE_DID,
-        subject_account=ALICE.account_id,
-        controller=ACME,
-        terms=make_terms(),
-        valid_until_ms=chain.next_block_ms + DAY_MS,
-    )
+    base = request_args(chain)
     chain.assert_noop(ALICE, base, "MissingRole")
-    chain.assert_noop(RIVAL, base, "NotController")  # ACME is CONTROLLER's
-    unregistered = consent_pb2.RequestConsent()
-    unregistered.CopyFrom(base)
-    unregistered.controller = "did:dcrm:unregistered"
-    chain.assert_noop(CONTROLLER, unregistered, "ControllerNotRegistered")
-    chain.grant()  # binds ALICE_DID to ALICE
-    wrong_account = consent_pb2.RequestConsent()
-    wrong_account.CopyFrom(base)
-    wrong_account.subject_account = BOB.account_id
-    chain.assert_noop(CONTROLLER, wrong_account, "DidTaken")
+    receipt = chain.assert_noop(RIVAL, base, "NotController")  # ACME is CONTROLLER's
+    assert f"the caller {RIVAL.account_id.hex()} does not control controller {ACME}" in receipt.error.message
+    receipt = chain.assert_noop(CONTROLLER, request_args(chain, subject_account=BOB.account_id), "NotSubject")
+    assert f"subject_account {BOB.account_id.hex()} does not control subject {ALICE_DID}" in receipt.error.message
     chain.request(ref=b"q")
     chain.assert_noop(CONTROLLER, base, "RecordExists")
 
@@ -206,11 +320,22 @@ def test_grant_request_errors(store: KVStore) -> None:
     assert "is given; only a record that is requested can become given" in receipt.error.message
 
 
-def test_grant_request_when_the_subject_did_was_taken_meanwhile(store: KVStore) -> None:
+def test_grant_request_after_the_subject_did_changed_hands(store: KVStore) -> None:
     chain = ConsentChain(store)
     record_id = chain.request(subject=BOB_DID, subject_account=BOB.account_id)
-    chain.grant(MALLORY, subject=BOB_DID)  # MALLORY answers for BOB_DID first and binds it
-    chain.assert_noop(BOB, consent_pb2.GrantRequest(record_id=record_id), "DidTaken")
+    hand_over = identity_pb2.UpdateDid(
+        did=BOB_DID,
+        operations=[
+            identity_pb2.DidOperation(
+                set_controller_account=identity_pb2.SetControllerAccount(account=MALLORY.account_id)
+            ),
+            remove_key("key-1"),
+        ],
+    )
+    assert identity_call(chain.harness, BOB, UPDATE_DID, hand_over).success
+    chain.assert_noop(BOB, consent_pb2.GrantRequest(record_id=record_id), "NotSubject")
+    chain.ok(MALLORY, consent_pb2.GrantRequest(record_id=record_id))  # the DID's controller now answers
+    assert chain.record(record_id).changed_by == MALLORY.account_id
 
 
 def test_subject_refuses_a_request(store: KVStore) -> None:

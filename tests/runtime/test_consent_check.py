@@ -11,10 +11,11 @@ from dcrm.runtime.errors import ErrorKind
 from dcrm.runtime.module import BlockContext, HookContext
 from dcrm.runtime.modules.consent import queries, records
 from dcrm.runtime.modules.consent.records import record_id_for
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import KVReader, KVStore
 from dcrm.runtime.state.overlay import Overlay
 from dcrm.runtime.state.prefixed import PrefixedReader
-from dcrm.v1 import consent_pb2
+from dcrm.v1 import consent_pb2, identity_pb2
 from tests.support.consent_chain import (
     ACCESSOR,
     ACME,
@@ -29,6 +30,8 @@ from tests.support.consent_chain import (
     ConsentChain,
     make_terms,
 )
+from tests.support.identity import DEACTIVATE_DID
+from tests.support.identity import call as identity_call
 
 GIVEN = consent_pb2.STATE_GIVEN
 
@@ -394,8 +397,17 @@ def test_the_subject_lists_every_access_in_pages(store: KVStore) -> None:
     assert [(entry.seq, entry.record_id) for entry in bobs.entries] == [(2, bob)]
 
 
-def test_did_query(store: KVStore) -> None:
+def test_did_query_reads_the_identity_module(store: KVStore) -> None:
     chain = ConsentChain(store)
-    assert chain.query("did", consent_pb2.DidQuery(did=GLOBEX), consent_pb2.DidResult).account == RIVAL.account_id
-    unbound = chain.query("did", consent_pb2.DidQuery(did=BOB_DID), consent_pb2.DidResult)
-    assert (unbound.account, unbound.controller) == (b"", False)
+
+    def did(value: str) -> tuple[bytes, bool]:
+        result = chain.query("did", consent_pb2.DidQuery(did=value), consent_pb2.DidResult)
+        return result.account, result.controller
+
+    assert did(GLOBEX) == (RIVAL.account_id, True)  # a grant may name GLOBEX as its controller
+    assert did(BOB_DID) == (BOB.account_id, False)  # BOB controls it but does not hold the role "controller"
+    assert did(derive_did(BOB.account_id, b"never-created")) == (b"", False)
+    assert identity_call(chain.harness, RIVAL, DEACTIVATE_DID, identity_pb2.DeactivateDid(did=GLOBEX)).success
+    assert did(GLOBEX) == (b"", False)
+    with pytest.raises(QueryError, match="is not a did:dcrm DID"):
+        did("did:web:acme.example")

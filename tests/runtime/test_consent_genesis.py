@@ -1,4 +1,5 @@
-"""Consent genesis: empty by default, records and access log carried as exact bytes, export(build(g)) == g."""
+"""Consent genesis: empty by default, records and access log carried as exact bytes, export(build(g)) == g;
+records name DIDs of the identity genesis."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pytest
 from dcrm.runtime import STATE_PREFIX, Genesis, GenesisError, Runtime
 from dcrm.runtime.modules import default_modules
 from dcrm.runtime.modules.consent.invariants import check_invariants
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import KVStore, MemoryKV
 from dcrm.v1 import consent_pb2
 from tests.support.consent_chain import (
     ACCESSOR,
-    ACME,
     ALICE,
     BOB,
     BOB_DID,
@@ -40,7 +41,6 @@ def busy_chain(store: KVStore) -> ConsentChain:
     chain.ok(BOB, consent_pb2.GrantRequest(record_id=answered))
     chain.ok(BOB, consent_pb2.WithdrawConsent(record_id=answered))
     chain.ok(ALICE, consent_pb2.RenewConsent(record_id=given, valid_until_ms=chain.next_block_ms + 90 * DAY_MS))
-    chain.ok(CONTROLLER, consent_pb2.RegisterController(did="did:dcrm:acme-eu"))
     for purpose in ("newsletter", "offers"):
         chain.ok(
             CONTROLLER,
@@ -62,7 +62,7 @@ def test_export_then_build_reproduces_the_consent_state(store: KVStore) -> None:
     config = exported.modules["consent"]
     assert len(config["records"]) == 4
     assert len(config["access_log"]) == 2
-    assert sorted(config["dids"]) == sorted([ACME, GLOBEX, "did:dcrm:acme-eu", "did:dcrm:z6MkAlice", BOB_DID])
+    assert set(config) == {"records", "access_log"}  # DIDs live in the identity genesis
     rebuilt = MemoryKV()
     harness = RuntimeHarness(rebuilt, exported)
     assert harness.runtime.export_genesis(rebuilt).modules["consent"] == config  # export(build(g)) == g
@@ -91,6 +91,17 @@ def _flip_revision(config: dict[str, Any], mutate: Callable[[consent_pb2.Consent
     item["revisions"][-1] = record.SerializeToString(deterministic=True).hex()
 
 
+def _single_revision(config: dict[str, Any], mutate: Callable[[consent_pb2.ConsentRecord], None]) -> None:
+    """Replace the first record by its first revision alone, after `mutate`."""
+    item = config["records"][0]
+    record = consent_pb2.ConsentRecord.FromString(bytes.fromhex(item["revisions"][0]))
+    mutate(record)
+    item["revisions"] = [record.SerializeToString(deterministic=True).hex()]
+
+
+GHOST = derive_did(ALICE.account_id, b"not-in-the-identity-genesis")
+
+
 def _set(name: str, value: object) -> Callable[[consent_pb2.ConsentRecord], None]:
     return lambda record: setattr(record, name, value)
 
@@ -99,13 +110,13 @@ def _set(name: str, value: object) -> Callable[[consent_pb2.ConsentRecord], None
     ("mutate", "field"),
     [
         (lambda c: c.update(extra=1), "modules.consent.extra"),
-        (lambda c: c.update(dids=[]), "modules.consent.dids"),
-        (lambda c: c["dids"].update({"not-a-did": "00" * 20}), "modules.consent.dids.not-a-did"),
-        (lambda c: c["dids"].update({"did:x:y": "zz"}), "modules.consent.dids.did:x:y"),
+        (lambda c: c.update(dids={}), "modules.consent.dids"),  # the retired section of DID bindings
         (lambda c: c["records"].reverse(), "modules.consent.records[1]"),
         (lambda c: c["records"][0].update(revisions=[]), "modules.consent.records[0].revisions"),
         (lambda c: c["records"][0]["revisions"].__setitem__(0, "0g"), "modules.consent.records[0].revisions[0]"),
-        (lambda c: c["dids"].pop(ACME), "modules.consent.records[0]"),
+        (lambda c: _single_revision(c, _set("subject", GHOST)), "modules.consent.records[0].subject"),
+        (lambda c: _single_revision(c, _set("controller", GHOST)), "modules.consent.records[0].controller"),
+        (lambda c: _single_revision(c, _set("subject", "did:web:alice.example")), "revisions[0].subject"),
         (lambda c: _flip_revision(c, _set("predecessor_hash", bytes(32))), "predecessor_hash"),
         (lambda c: _flip_revision(c, _set("revision", 7)), "revision"),
         (lambda c: _flip_revision(c, _set("subject", "did:dcrm:someone-else")), "subject"),

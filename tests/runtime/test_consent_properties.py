@@ -1,7 +1,8 @@
 """Property tests of the consent module (hypothesis, in-memory store; the unit suites cover LevelDB).
 
 - A model of records and their DPV state machine predicts every call's outcome (success or the exact error),
-  and `check` agrees with the model now and at past moments after every block; the chain's own invariants
+  including calls for a subject or controller DID that the identity module has deactivated meanwhile, and
+  `check` agrees with the model now and at past moments after every block; the chain's own invariants
   (indexes, hash chains) are checked after every block by ConsentChain.
 - A failed call, whatever its arguments, changes nothing but the caller's nonce.
 """
@@ -21,8 +22,9 @@ from dcrm.client.keys import SigningKey
 from dcrm.runtime.modules.consent.errors import INDEX
 from dcrm.runtime.modules.consent.records import EXPIRING_STATES, TRANSITIONS, record_id_for
 from dcrm.runtime.modules.consent.rules import VALID_STATES
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import MemoryKV
-from dcrm.v1 import consent_pb2
+from dcrm.v1 import consent_pb2, identity_pb2
 from tests.support.consent_chain import (
     ACCESSOR,
     ACME,
@@ -35,10 +37,13 @@ from tests.support.consent_chain import (
     DAY_MS,
     GLOBEX,
     MALLORY,
+    MALLORY_DID,
     RIVAL,
     ConsentChain,
     make_terms,
 )
+from tests.support.identity import DEACTIVATE_DID
+from tests.support.identity import call as identity_call
 
 SUBJECTS = {ALICE_DID: ALICE, BOB_DID: BOB}
 CONTROLLERS = {ACME: CONTROLLER, GLOBEX: RIVAL}
@@ -106,6 +111,7 @@ class ConsentMachine(RuleBasedStateMachine):
         self.models: dict[bytes, Model] = {}
         self.refs = itertools.count(1)
         self.times = [self.chain.now_ms]
+        self.deactivated: set[str] = set()  # DIDs deactivated in the identity module
 
     # --- driving the chain ------------------------------------------------------------------------
 
@@ -134,6 +140,8 @@ class ConsentMachine(RuleBasedStateMachine):
                 model.change(now, S.STATE_EXPIRED)
 
     def subject_error(self, model: Model, actor: SigningKey, target: int, *, expiry: bool) -> str | None:
+        if model.subject in self.deactivated:
+            return "DeactivatedDid"
         if actor.account_id != model.subject_account:
             return "NotSubject"
         if target not in TRANSITIONS[model.now.state]:
@@ -145,6 +153,8 @@ class ConsentMachine(RuleBasedStateMachine):
     def controller_error(self, model: Model, actor: SigningKey, target: int) -> str | None:
         if actor not in ROLE_HOLDERS:
             return "MissingRole"
+        if model.controller in self.deactivated:
+            return "DeactivatedDid"
         if actor.account_id != model.controller_account:
             return "NotController"
         if target not in TRANSITIONS[model.now.state]:
@@ -173,9 +183,12 @@ class ConsentMachine(RuleBasedStateMachine):
             terms=make_terms(purposes, categories),
             valid_until_ms=until,
         )
+        record_id = record_id_for(key.account_id, ref)
+        if controller in self.deactivated or subject in self.deactivated:  # the controller is checked first
+            self.run(key, args, "DeactivatedDid")
+            return record_id  # an id no record has: later calls on it expect RecordNotFound
         model = Model(subject, key.account_id, controller, CONTROLLERS[controller].account_id, purposes, categories)
         model.revisions.append(Revision(now, S.STATE_GIVEN, now, until))
-        record_id = record_id_for(key.account_id, ref)
         self.models[record_id] = model
         self.run(key, args, None)
         return record_id
@@ -203,15 +216,21 @@ class ConsentMachine(RuleBasedStateMachine):
             terms=make_terms(purposes, categories),
             valid_until_ms=until,
         )
+        record_id = record_id_for(key.account_id, ref)
+        if controller in self.deactivated or subject in self.deactivated:
+            self.run(key, args, "DeactivatedDid")
+            return record_id
         model = Model(subject, SUBJECTS[subject].account_id, controller, key.account_id, purposes, categories)
         model.revisions.append(Revision(now, S.STATE_REQUESTED, 0, until))
-        record_id = record_id_for(key.account_id, ref)
         self.models[record_id] = model
         self.run(key, args, None)
         return record_id
 
     @rule(record_id=records, actor=st.sampled_from(ACTORS), narrow=st.booleans())
     def grant_request(self, record_id: bytes, actor: SigningKey, narrow: bool) -> None:
+        if record_id not in self.models:
+            self.run(actor, S.GrantRequest(record_id=record_id), "RecordNotFound")
+            return
         model = self.models[record_id]
         expected = self.subject_error(model, actor, S.STATE_GIVEN, expiry=True)
         args = S.GrantRequest(record_id=record_id)
@@ -235,12 +254,18 @@ class ConsentMachine(RuleBasedStateMachine):
         self._subject_change(record_id, actor, S.WithdrawConsent(record_id=record_id), S.STATE_WITHDRAWN)
 
     def _subject_change(self, record_id: bytes, actor: SigningKey, args: Message, target: int) -> None:
+        if record_id not in self.models:
+            self.run(actor, args, "RecordNotFound")
+            return
         model = self.models[record_id]
         expected = self.subject_error(model, actor, target, expiry=False)
         self.run(actor, args, expected, lambda now: model.change(now, target))
 
     @rule(record_id=records, actor=st.sampled_from(ACTORS), blocks=st.sampled_from((0.5, 1, 2.5, 6)))
     def renew(self, record_id: bytes, actor: SigningKey, blocks: float) -> None:
+        if record_id not in self.models:
+            self.run(actor, S.RenewConsent(record_id=record_id, valid_until_ms=1), "RecordNotFound")
+            return
         model = self.models[record_id]
         expected = self.subject_error(model, actor, S.STATE_RENEWED, expiry=True)
         until = model.now.valid_until_ms + int(blocks * 1_000)
@@ -249,9 +274,12 @@ class ConsentMachine(RuleBasedStateMachine):
 
     @rule(record_id=records, actor=st.sampled_from(ACTORS), invalidate=st.booleans())
     def end(self, record_id: bytes, actor: SigningKey, invalidate: bool) -> None:
-        model = self.models[record_id]
         target = S.STATE_INVALIDATED if invalidate else S.STATE_TERMINATED
         args = S.InvalidateConsent(record_id=record_id) if invalidate else S.TerminateConsent(record_id=record_id)
+        if record_id not in self.models:
+            self.run(actor, args, "MissingRole" if actor not in ROLE_HOLDERS else "RecordNotFound")
+            return
+        model = self.models[record_id]
         expected = self.controller_error(model, actor, target)
         self.run(actor, args, expected, lambda now: model.change(now, target))
 
@@ -262,10 +290,16 @@ class ConsentMachine(RuleBasedStateMachine):
         category=st.sampled_from(CATEGORIES),
     )
     def log_access(self, record_id: bytes, actor: SigningKey, purpose: str, category: str) -> None:
+        args = S.LogAccess(record_id=record_id, purpose=purpose, data_categories=[category], accessor=ACCESSOR)
+        if record_id not in self.models:
+            self.run(actor, args, "MissingRole" if actor not in ROLE_HOLDERS else "RecordNotFound")
+            return
         model = self.models[record_id]
         expected: str | None = None
         if actor not in ROLE_HOLDERS:
             expected = "MissingRole"
+        elif model.controller in self.deactivated:
+            expected = "DeactivatedDid"
         elif actor.account_id != model.controller_account:
             expected = "NotController"
         elif model.now.state not in VALID_STATES:
@@ -276,8 +310,18 @@ class ConsentMachine(RuleBasedStateMachine):
             expected = "PurposeNotCovered"
         elif category not in model.categories:
             expected = "CategoryNotCovered"
-        args = S.LogAccess(record_id=record_id, purpose=purpose, data_categories=[category], accessor=ACCESSOR)
         self.run(actor, args, expected)
+
+    @rule(did=st.sampled_from((BOB_DID, GLOBEX)))
+    def deactivate(self, did: str) -> None:
+        """The identity module deactivates a subject or a controller DID, for good (its owner signs)."""
+        if did in self.deactivated:
+            return
+        owner = SUBJECTS.get(did) or CONTROLLERS[did]
+        receipt = identity_call(self.chain.harness, owner, DEACTIVATE_DID, identity_pb2.DeactivateDid(did=did))
+        assert receipt.success, receipt.error
+        self.deactivated.add(did)
+        self.expire()
 
     @rule(blocks=st.integers(1, 4))
     def advance(self, blocks: int) -> None:
@@ -323,7 +367,8 @@ TestConsentModel.settings = settings(
 @dataclass(frozen=True)
 class Call:
     """One generated call: `record` indexes the records made by the test (3: an id no record has), `offset` is a
-    time relative to the block time, `first` and `second` are a client reference or DID, or codes."""
+    time relative to the block time, `first` is a client reference or a code, `second` a DID (the subject of a
+    grant, the controller of a request) or a code."""
 
     name: str
     record: int = 0
@@ -337,7 +382,7 @@ class Call:
         if self.name == "grant":
             return S.GrantConsent(
                 client_ref=self.first.encode(),
-                subject=ALICE_DID,
+                subject=self.second or ALICE_DID,
                 controller=ACME,
                 terms=make_terms(),
                 valid_until_ms=until,
@@ -347,12 +392,10 @@ class Call:
                 client_ref=self.first.encode(),
                 subject=ALICE_DID,
                 subject_account=ALICE.account_id,
-                controller=ACME,
+                controller=self.second or ACME,
                 terms=make_terms(),
                 valid_until_ms=until,
             )
-        if self.name == "register_controller":
-            return S.RegisterController(did=self.first)
         if self.name == "grant_request":
             return S.GrantRequest(record_id=record_id, purposes=[self.first], data_categories=[self.second])
         if self.name == "renew":
@@ -374,14 +417,14 @@ record_choice = st.integers(0, 3)
 actors = st.sampled_from((ALICE, BOB, CONTROLLER, RIVAL, MALLORY))
 offsets = st.sampled_from((-1_000, 0, 1, 1_000, DAY_MS, 3_654 * DAY_MS))
 codes = st.sampled_from(("newsletter", "offers", "email", "phone"))
+dids = st.sampled_from((ALICE_DID, BOB_DID, MALLORY_DID, ACME, GLOBEX, derive_did(ALICE.account_id, b"nobody")))
 calls = st.one_of(
-    st.builds(Call, st.just("grant"), first=st.sampled_from(("ref-1", "fresh")), offset=offsets),
-    st.builds(Call, st.just("request"), first=st.sampled_from(("req-1", "fresh")), offset=offsets),
+    st.builds(Call, st.just("grant"), first=st.sampled_from(("ref-1", "fresh")), second=dids, offset=offsets),
+    st.builds(Call, st.just("request"), first=st.sampled_from(("req-1", "fresh")), second=dids, offset=offsets),
     st.builds(Call, st.just("grant_request"), record=record_choice, first=codes, second=codes),
     st.builds(Call, st.just("renew"), record=record_choice, offset=offsets),
     st.builds(Call, st.sampled_from(("refuse", "withdraw", "terminate", "invalidate")), record=record_choice),
     st.builds(Call, st.just("log_access"), record=record_choice, first=codes, second=codes),
-    st.builds(Call, st.just("register_controller"), first=st.sampled_from((ACME, GLOBEX, "did:dcrm:new"))),
 )
 
 

@@ -1,6 +1,9 @@
 """A runtime harness for the consent module that checks its invariants after every committed block.
 
-`ConsentChain` signs calls by their argument type, applies each in its own block (or several in one), checks
+Subjects and controllers are identity DIDs: `consent_genesis` creates ACME and GLOBEX (controlled by the
+controller-role accounts CONTROLLER and RIVAL) and ALICE_DID, BOB_DID and MALLORY_DID (controlled by ALICE, BOB
+and MALLORY) in the identity genesis, so every test starts with them. `ConsentChain` signs calls by their argument
+type, applies each in its own block (or several in one), checks
 `check_invariants` on the committed state, and offers the queries as typed helpers. `assert_noop` is the
 consent version of FRAME's `assert_noop!`: a failed call changes nothing but the caller's nonce.
 """
@@ -20,10 +23,18 @@ from dcrm.runtime.modules.consent import ConsentModule
 from dcrm.runtime.modules.consent.errors import INDEX
 from dcrm.runtime.modules.consent.invariants import check_invariants
 from dcrm.runtime.modules.consent.records import record_id_for
+from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import KVReader, KVStore
 from dcrm.runtime.state.prefixed import PrefixedReader
 from dcrm.v1 import consent_pb2, types_pb2
-from tests.support.runtime_harness import BLOCK_TIME_MS, GenesisBuilder, RuntimeHarness, deterministic_key
+from tests.support.identity import genesis_did, identity_genesis
+from tests.support.runtime_harness import (
+    BLOCK_TIME_MS,
+    GENESIS_TIME_MS,
+    GenesisBuilder,
+    RuntimeHarness,
+    deterministic_key,
+)
 
 R = TypeVar("R", bound=Message)
 
@@ -34,10 +45,9 @@ ALICE = deterministic_key(30)
 BOB = deterministic_key(31)
 MALLORY = deterministic_key(32)
 
-ACME = "did:dcrm:acme"  # registered to CONTROLLER at genesis
-GLOBEX = "did:dcrm:globex"  # registered to RIVAL at genesis
-ALICE_DID = "did:dcrm:z6MkAlice"
-BOB_DID = "did:dcrm:z6MkBob"
+# Identity DIDs of the genesis, each controlled by the account of the key named, by salt.
+GENESIS_DIDS = ((CONTROLLER, b"acme"), (RIVAL, b"globex"), (ALICE, b"alice"), (BOB, b"bob"), (MALLORY, b"mallory"))
+ACME, GLOBEX, ALICE_DID, BOB_DID, MALLORY_DID = (derive_did(key.account_id, salt) for key, salt in GENESIS_DIDS)
 
 DAY_MS = 86_400_000
 NOTICE_HASH = bytes(range(32))
@@ -48,9 +58,13 @@ NONCE_PREFIX = STATE_PREFIX + b"system/nonce/"
 
 
 def consent_genesis(config: dict[str, object] | None = None) -> GenesisBuilder:
-    """CONTROLLER and RIVAL hold the controller role and have ACME and GLOBEX registered, unless `config` says."""
+    """CONTROLLER and RIVAL hold the controller role; the identity genesis holds the GENESIS_DIDS; the consent
+    genesis is `config` (default empty)."""
     builder = GenesisBuilder().with_role("controller", CONTROLLER, RIVAL)
-    builder.modules["consent"] = config or {"dids": {ACME: CONTROLLER.account_id.hex(), GLOBEX: RIVAL.account_id.hex()}}
+    builder.modules["identity"] = identity_genesis(
+        [genesis_did(key, salt, GENESIS_TIME_MS) for key, salt in GENESIS_DIDS]
+    )
+    builder.modules["consent"] = config or {}
     return builder
 
 

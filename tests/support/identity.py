@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
@@ -32,6 +32,37 @@ def key_method(
         authentication=authentication,
         assertion_method=assertion,
     )
+
+
+def genesis_did(key: SigningKey, salt: bytes, timestamp_ms: int) -> dict[str, Any]:
+    """A DID of `key`'s account for an identity genesis (`export`'s shape): the account controls it and its key
+    is #key-1 in authentication and assertionMethod."""
+    method = {
+        "fragment": "key-1",
+        "type": "Multikey",
+        "public_key": key.public_key.hex(),
+        "relationships": ["authentication", "assertionMethod"],
+    }
+    version = {
+        "height": 0,
+        "timestamp_ms": timestamp_ms,
+        "deactivated": False,
+        "controller_account": key.account_id.hex(),
+        "controllers": [],
+        "verification_methods": [method],
+        "services": [],
+    }
+    return {"did": derive_did(key.account_id, salt), "versions": [version]}
+
+
+def identity_genesis(dids: list[dict[str, Any]]) -> dict[str, Any]:
+    """An identity genesis holding `dids` (sorted as build requires) and nothing else."""
+    return {
+        "dids": sorted(dids, key=lambda entry: str(entry["did"])),
+        "issuers": [],
+        "schemas": [],
+        "status_lists": [],
+    }
 
 
 def call(harness: RuntimeHarness, key: SigningKey, method: int, args: Message) -> types_pb2.Receipt:

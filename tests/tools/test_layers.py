@@ -21,6 +21,7 @@ def test_project_layers_are_kept() -> None:
     result = run_lint()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runtime never imports node or client KEPT" in result.stdout
+    assert "other modules read identity state only through identity.lookup KEPT" in result.stdout
 
 
 def test_a_broken_layer_is_reported(tmp_path: Path) -> None:

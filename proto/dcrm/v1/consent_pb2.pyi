@@ -4,7 +4,8 @@ isort:skip_file
 The consent module (index 2): consent records shaped after ISO/IEC TS 27560 and the Kantara Consent Receipt
 1.1, with W3C DPV consent states; the check a CRM makes before each use of personal data; the access log.
 Call arguments, stored records, events and queries. No personal data: DIDs are pseudonymous, the accessor of
-an access is an opaque hash, the notice is referenced by URL and content hash.
+an access is an opaque hash, the notice is referenced by URL and content hash. Subjects and controllers are
+did:dcrm DIDs of the identity module (index 1); who may act for one is decided there.
 """
 
 from collections import abc as _abc
@@ -31,7 +32,7 @@ class _ErrorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Error.ValueType
     DESCRIPTOR: _descriptor.EnumDescriptor
     ERROR_UNSPECIFIED: _Error.ValueType  # 0
     BAD_DID: _Error.ValueType  # 1
-    """a DID is not did:<method>:<method-specific-id> of at most 200 characters"""
+    """a DID is malformed, or a subject or controller is not a did:dcrm DID"""
     PERSONAL_DATA: _Error.ValueType  # 2
     """a field looks like personal data (an e-mail address, readable text where a hash belongs)"""
     BAD_TOKEN: _Error.ValueType  # 3
@@ -58,18 +59,16 @@ class _ErrorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Error.ValueType
     """an accessor is not an opaque 16- to 32-byte hash"""
     BAD_PAGE: _Error.ValueType  # 14
     """a page limit is over 100, or a page start is malformed"""
-    DID_TAKEN: _Error.ValueType  # 15
-    """the DID is already bound to an account (registered, or bound by its subject)"""
     CONTROLLER_NOT_REGISTERED: _Error.ValueType  # 16
-    """the controller DID is not registered to an account holding the controller role"""
+    """the controller DID's controlling account does not hold the controller role"""
     RECORD_EXISTS: _Error.ValueType  # 17
     """the creator already used this client reference"""
     RECORD_NOT_FOUND: _Error.ValueType  # 18
     """no consent record has this id"""
     NOT_SUBJECT: _Error.ValueType  # 19
-    """the caller is not the account recorded as the record's subject"""
+    """the caller (or a request's subject_account) does not control the subject DID"""
     NOT_CONTROLLER: _Error.ValueType  # 20
-    """the caller is not the account recorded as the record's controller"""
+    """the caller does not control the controller DID"""
     INVALID_TRANSITION: _Error.ValueType  # 21
     """the record's state does not allow this change"""
     NOT_REQUESTED: _Error.ValueType  # 22
@@ -82,13 +81,17 @@ class _ErrorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Error.ValueType
     """the record does not name the purpose"""
     CATEGORY_NOT_COVERED: _Error.ValueType  # 26
     """the record does not name the data category"""
+    UNKNOWN_DID: _Error.ValueType  # 27
+    """a subject or controller DID was never created in the identity module"""
+    DEACTIVATED_DID: _Error.ValueType  # 28
+    """a subject or controller DID is deactivated and can no longer act"""
 
 class Error(_Error, metaclass=_ErrorEnumTypeWrapper):
     """Stable error codes of the consent module (module index 2), shared by the runtime and the SDK."""
 
 ERROR_UNSPECIFIED: Error.ValueType  # 0
 BAD_DID: Error.ValueType  # 1
-"""a DID is not did:<method>:<method-specific-id> of at most 200 characters"""
+"""a DID is malformed, or a subject or controller is not a did:dcrm DID"""
 PERSONAL_DATA: Error.ValueType  # 2
 """a field looks like personal data (an e-mail address, readable text where a hash belongs)"""
 BAD_TOKEN: Error.ValueType  # 3
@@ -115,18 +118,16 @@ BAD_ACCESSOR: Error.ValueType  # 13
 """an accessor is not an opaque 16- to 32-byte hash"""
 BAD_PAGE: Error.ValueType  # 14
 """a page limit is over 100, or a page start is malformed"""
-DID_TAKEN: Error.ValueType  # 15
-"""the DID is already bound to an account (registered, or bound by its subject)"""
 CONTROLLER_NOT_REGISTERED: Error.ValueType  # 16
-"""the controller DID is not registered to an account holding the controller role"""
+"""the controller DID's controlling account does not hold the controller role"""
 RECORD_EXISTS: Error.ValueType  # 17
 """the creator already used this client reference"""
 RECORD_NOT_FOUND: Error.ValueType  # 18
 """no consent record has this id"""
 NOT_SUBJECT: Error.ValueType  # 19
-"""the caller is not the account recorded as the record's subject"""
+"""the caller (or a request's subject_account) does not control the subject DID"""
 NOT_CONTROLLER: Error.ValueType  # 20
-"""the caller is not the account recorded as the record's controller"""
+"""the caller does not control the controller DID"""
 INVALID_TRANSITION: Error.ValueType  # 21
 """the record's state does not allow this change"""
 NOT_REQUESTED: Error.ValueType  # 22
@@ -139,6 +140,10 @@ PURPOSE_NOT_COVERED: Error.ValueType  # 25
 """the record does not name the purpose"""
 CATEGORY_NOT_COVERED: Error.ValueType  # 26
 """the record does not name the data category"""
+UNKNOWN_DID: Error.ValueType  # 27
+"""a subject or controller DID was never created in the identity module"""
+DEACTIVATED_DID: Error.ValueType  # 28
+"""a subject or controller DID is deactivated and can no longer act"""
 Global___Error: _TypeAlias = Error  # noqa: Y015
 
 class _State:
@@ -443,13 +448,13 @@ class ConsentRecord(_message.Message):
     schema_version: _builtins.int
     """1"""
     subject: _builtins.str
-    """the subject's pseudonymous DID"""
+    """the subject's pseudonymous did:dcrm DID; whoever controls it answers for it"""
     subject_account: _builtins.bytes
-    """the only account that may grant, renew, refuse or withdraw"""
+    """the account that controlled the subject DID when the record was made"""
     controller: _builtins.str
-    """the controller's DID"""
+    """the controller's did:dcrm DID; whoever controls it (with the role) acts for it"""
     controller_account: _builtins.bytes
-    """the account the controller DID is registered to"""
+    """the requesting account, or for a grant the controller DID's controlling account"""
     state: Global___State.ValueType
     valid_from_ms: _builtins.int
     """block time at which consent was given (0 before)"""
@@ -550,29 +555,10 @@ class AccessEntry(_message.Message):
 Global___AccessEntry: _TypeAlias = AccessEntry  # noqa: Y015
 
 @_typing.final
-class RegisterController(_message.Message):
-    """call 0: an account with the role "controller" registers a DID it speaks for."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    DID_FIELD_NUMBER: _builtins.int
-    did: _builtins.str
-    def __init__(
-        self,
-        *,
-        did: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["did", b"did"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___RegisterController: _TypeAlias = RegisterController  # noqa: Y015
-
-@_typing.final
 class RequestConsent(_message.Message):
-    """call 1: a controller asks a subject for consent (state requested). valid_until_ms bounds both the request and
+    """Call 0 (register_controller) is retired: controller DIDs are identity DIDs. Its index is never reused.
+
+    call 1: a controller asks a subject for consent (state requested). valid_until_ms bounds both the request and
     the consent it proposes.
     """
 
@@ -588,9 +574,9 @@ class RequestConsent(_message.Message):
     """1-32 bytes the controller chooses; with its account it fixes the record id"""
     subject: _builtins.str
     subject_account: _builtins.bytes
-    """the account that may answer"""
+    """an account that controls the subject DID (recorded; checked when requested)"""
     controller: _builtins.str
-    """registered to the caller"""
+    """an active DID the caller controls"""
     valid_until_ms: _builtins.int
     @_builtins.property
     def terms(self) -> Global___Terms: ...
@@ -614,7 +600,7 @@ Global___RequestConsent: _TypeAlias = RequestConsent  # noqa: Y015
 
 @_typing.final
 class GrantConsent(_message.Message):
-    """call 2: a subject gives consent directly (state given). The subject is the caller's account."""
+    """call 2: a subject gives consent directly (state given). The caller must control the subject DID."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -626,7 +612,7 @@ class GrantConsent(_message.Message):
     client_ref: _builtins.bytes
     subject: _builtins.str
     controller: _builtins.str
-    """a registered controller DID"""
+    """an active DID whose controlling account holds the role "controller" """
     valid_until_ms: _builtins.int
     @_builtins.property
     def terms(self) -> Global___Terms: ...
@@ -731,7 +717,7 @@ Global___RenewConsent: _TypeAlias = RenewConsent  # noqa: Y015
 
 @_typing.final
 class WithdrawConsent(_message.Message):
-    """call 6: the subject withdraws consent: one call, no conditions beyond being the subject."""
+    """call 6: the subject withdraws consent: one call, no conditions beyond controlling the subject DID."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -827,28 +813,6 @@ class LogAccess(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LogAccess: _TypeAlias = LogAccess  # noqa: Y015
-
-@_typing.final
-class ControllerRegistered(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    DID_FIELD_NUMBER: _builtins.int
-    ACCOUNT_FIELD_NUMBER: _builtins.int
-    did: _builtins.str
-    account: _builtins.bytes
-    def __init__(
-        self,
-        *,
-        did: _builtins.str = ...,
-        account: _builtins.bytes = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "did", b"did"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ControllerRegistered: _TypeAlias = ControllerRegistered  # noqa: Y015
 
 @_typing.final
 class ConsentRequested(_message.Message):
@@ -1486,7 +1450,7 @@ Global___AccessLogResult: _TypeAlias = AccessLogResult  # noqa: Y015
 
 @_typing.final
 class DidQuery(_message.Message):
-    """Query "did": the account a DID is bound to (empty when unbound)."""
+    """Query "did": can a grant name this DID as its controller?"""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1512,8 +1476,9 @@ class DidResult(_message.Message):
     ACCOUNT_FIELD_NUMBER: _builtins.int
     CONTROLLER_FIELD_NUMBER: _builtins.int
     account: _builtins.bytes
+    """the DID's controlling account (identity module); empty: unknown, deactivated or none"""
     controller: _builtins.bool
-    """the account holds the controller role"""
+    """that account holds the role "controller": grants to this DID are accepted"""
     def __init__(
         self,
         *,

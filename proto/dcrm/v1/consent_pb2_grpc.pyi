@@ -4,7 +4,8 @@ isort:skip_file
 The consent module (index 2): consent records shaped after ISO/IEC TS 27560 and the Kantara Consent Receipt
 1.1, with W3C DPV consent states; the check a CRM makes before each use of personal data; the access log.
 Call arguments, stored records, events and queries. No personal data: DIDs are pseudonymous, the accessor of
-an access is an opaque hash, the notice is referenced by URL and content hash.
+an access is an opaque hash, the notice is referenced by URL and content hash. Subjects and controllers are
+did:dcrm DIDs of the identity module (index 1); who may act for one is decided there.
 """
 
 from collections import abc as _abc

@@ -1,7 +1,9 @@
 """Consent module calls: thin handlers that check the caller and the record, then revise it and emit.
 
-Who may call: a controller (system role "controller") registers DIDs, requests consent, ends it and logs access;
-the subject's account (recorded with the record) grants, refuses, renews and withdraws.
+Subjects and controllers are did:dcrm DIDs; the identity module decides who acts for them (`identity.lookup`).
+Who may call: an account that controls an active subject DID grants, accepts, refuses, renews and withdraws for
+it; an account with the system role "controller" that controls an active controller DID requests consent, ends
+it and logs access under it. Control is checked at each call, so it follows the DID when its keys rotate.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from typing import Any
 from dcrm.runtime.module import CallContext, CallDef
 from dcrm.runtime.modules.consent import errors, records, rules
 from dcrm.runtime.modules.consent.records import GIVEN, Moment, Stored
-from dcrm.runtime.modules.consent.storage import ACCESS, ACCESS_SEQ, DIDS, RECORDS, access_key
+from dcrm.runtime.modules.consent.storage import ACCESS, ACCESS_SEQ, RECORDS, access_key
+from dcrm.runtime.modules.identity import lookup
+from dcrm.runtime.modules.identity.lookup import DidStatus
 from dcrm.runtime.modules.system import roles
 from dcrm.runtime.state.kv import KVReader
 from dcrm.v1 import consent_pb2
@@ -21,43 +25,60 @@ def _moment(ctx: CallContext) -> Moment:
     return Moment(ctx.block.timestamp_ms, ctx.block.height, ctx.origin)
 
 
-def _registered_controller(state: KVReader, did: str) -> bytes:
-    """The account a controller DID is registered to, which must still hold the controller role."""
-    account = DIDS.get(state, did.encode())
-    if account is None or not roles.has_role(state, account, roles.CONTROLLER):
+def _ensure_active(state: KVReader, did: str, field: str) -> None:
+    """UnknownDid or DeactivatedDid unless `did` is an active DID of the identity module."""
+    status = lookup.did_status(state, did)
+    if status is DidStatus.UNKNOWN:
+        raise errors.UNKNOWN_DID(f"{field} {did} does not exist; create it with identity create_did first")
+    if status is DidStatus.DEACTIVATED:
+        raise errors.DEACTIVATED_DID(f"{field} {did} is deactivated and can no longer act")
+
+
+def _ensure_subject(state: KVReader, did: str, account: bytes, who: str) -> None:
+    """`did` is active and `account` (described by `who`) controls it; else UnknownDid, DeactivatedDid, NotSubject."""
+    _ensure_active(state, did, "subject")
+    if not lookup.controls(state, did, account):
+        raise errors.NOT_SUBJECT(
+            f"{who} {account.hex()} does not control subject {did} (its controlling account or an "
+            "authentication key of a controller DID does)"
+        )
+
+
+def _ensure_controller(state: KVReader, did: str, account: bytes) -> None:
+    """`did` is active and the caller `account` controls it; else UnknownDid, DeactivatedDid, NotController."""
+    _ensure_active(state, did, "controller")
+    if not lookup.controls(state, did, account):
+        raise errors.NOT_CONTROLLER(
+            f"the caller {account.hex()} does not control controller {did} (its controlling account or an "
+            "authentication key of a controller DID does)"
+        )
+
+
+def _granted_controller_account(state: KVReader, did: str) -> bytes:
+    """The account that a grant to controller `did` records: the active DID's controlling account, which must hold
+    the role "controller". Raises UnknownDid, DeactivatedDid or ControllerNotRegistered."""
+    _ensure_active(state, did, "controller")
+    account = lookup.controlling_account(state, did)
+    if account is None:
         raise errors.CONTROLLER_NOT_REGISTERED(
-            f"controller {did} is not registered to an account holding the role 'controller'"
+            f"controller {did} has no controlling account, so no account with the role 'controller' speaks for it"
+        )
+    if not roles.has_role(state, account, roles.CONTROLLER):
+        raise errors.CONTROLLER_NOT_REGISTERED(
+            f"controller {did} is controlled by account {account.hex()}, which does not hold the role 'controller'"
         )
     return account
 
 
-def _bind_subject(ctx: CallContext, did: str) -> None:
-    """Until the identity module resolves DIDs, a subject DID belongs to the first account that answers for it."""
-    key = did.encode()
-    bound = DIDS.get(ctx.state, key)
-    if bound is None:
-        DIDS.put(ctx.state, key, ctx.origin)
-    elif bound != ctx.origin:
-        raise errors.DID_TAKEN(f"subject {did} is bound to account {bound.hex()}, not the caller {ctx.origin.hex()}")
-
-
 def _as_subject(ctx: CallContext, record_id: bytes) -> Stored:
     stored = records.require(ctx.state, record_id)
-    if stored.record.subject_account != ctx.origin:
-        raise errors.NOT_SUBJECT(
-            f"record {record_id.hex()} belongs to subject account {stored.record.subject_account.hex()}, "
-            f"not the caller {ctx.origin.hex()}"
-        )
+    _ensure_subject(ctx.state, stored.record.subject, ctx.origin, "the caller")
     return stored
 
 
 def _as_controller(ctx: CallContext, record_id: bytes) -> Stored:
     stored = records.require(ctx.state, record_id)
-    if stored.record.controller_account != ctx.origin:
-        raise errors.NOT_CONTROLLER(
-            f"record {record_id.hex()} belongs to controller account {stored.record.controller_account.hex()}, "
-            f"not the caller {ctx.origin.hex()}"
-        )
+    _ensure_controller(ctx.state, stored.record.controller, ctx.origin)
     return stored
 
 
@@ -89,47 +110,22 @@ def _new_record(ctx: CallContext, client_ref: bytes, state: int) -> consent_pb2.
     )
 
 
-# --- call 0: register_controller ------------------------------------------------------------------
-
-
-def check_register_controller(args: consent_pb2.RegisterController) -> None:
-    rules.check_did(args.did, "did")
-
-
-def register_controller(ctx: CallContext, args: consent_pb2.RegisterController) -> None:
-    bound = DIDS.get(ctx.state, args.did.encode())
-    if bound is not None:
-        raise errors.DID_TAKEN(f"did {args.did} is already bound to account {bound.hex()}")
-    DIDS.put(ctx.state, args.did.encode(), ctx.origin)
-    ctx.emit(consent_pb2.ControllerRegistered(did=args.did, account=ctx.origin))
-
+# --- call 0 (register_controller) is retired: controller DIDs are identity DIDs -----------------------
 
 # --- call 1: request ------------------------------------------------------------------------------
 
 
 def check_request(args: consent_pb2.RequestConsent) -> None:
     rules.check_client_ref(args.client_ref)
-    rules.check_did(args.subject, "subject")
+    rules.check_dcrm_did(args.subject, "subject")
     rules.check_account(args.subject_account, "subject_account")
-    rules.check_did(args.controller, "controller")
+    rules.check_dcrm_did(args.controller, "controller")
     rules.check_terms(args.terms)
 
 
 def request(ctx: CallContext, args: consent_pb2.RequestConsent) -> None:
-    controller_account = DIDS.get(ctx.state, args.controller.encode())
-    if controller_account is None:
-        raise errors.CONTROLLER_NOT_REGISTERED(f"controller {args.controller} is not registered; register it first")
-    if controller_account != ctx.origin:
-        raise errors.NOT_CONTROLLER(
-            f"controller {args.controller} is registered to account {controller_account.hex()}, "
-            f"not the caller {ctx.origin.hex()}"
-        )
-    bound = DIDS.get(ctx.state, args.subject.encode())
-    if bound is not None and bound != args.subject_account:
-        raise errors.DID_TAKEN(
-            f"subject {args.subject} is bound to account {bound.hex()}, "
-            f"not subject_account {args.subject_account.hex()}"
-        )
+    _ensure_controller(ctx.state, args.controller, ctx.origin)
+    _ensure_subject(ctx.state, args.subject, args.subject_account, "subject_account")
     rules.check_validity(args.valid_until_ms, ctx.block.timestamp_ms)
     record = _new_record(ctx, args.client_ref, records.REQUESTED)
     record.subject = args.subject
@@ -156,14 +152,14 @@ def request(ctx: CallContext, args: consent_pb2.RequestConsent) -> None:
 
 def check_grant(args: consent_pb2.GrantConsent) -> None:
     rules.check_client_ref(args.client_ref)
-    rules.check_did(args.subject, "subject")
-    rules.check_did(args.controller, "controller")
+    rules.check_dcrm_did(args.subject, "subject")
+    rules.check_dcrm_did(args.controller, "controller")
     rules.check_terms(args.terms)
 
 
 def grant(ctx: CallContext, args: consent_pb2.GrantConsent) -> None:
-    controller_account = _registered_controller(ctx.state, args.controller)
-    _bind_subject(ctx, args.subject)
+    controller_account = _granted_controller_account(ctx.state, args.controller)
+    _ensure_subject(ctx.state, args.subject, ctx.origin, "the caller")
     rules.check_validity(args.valid_until_ms, ctx.block.timestamp_ms)
     record = _new_record(ctx, args.client_ref, GIVEN)
     record.subject = args.subject
@@ -210,7 +206,6 @@ def grant_request(ctx: CallContext, args: consent_pb2.GrantRequest) -> None:
         raise errors.BAD_VALIDITY(f"valid_until_ms {valid_until} is later than the requested {requested}")
     rules.check_validity(valid_until, now)
     terms = _accepted_terms(stored.record.terms, args)
-    _bind_subject(ctx, stored.record.subject)
     given = records.revise(
         ctx.state, stored, GIVEN, _moment(ctx), action="grant_request", valid_until_ms=valid_until, terms=terms
     )
@@ -392,15 +387,7 @@ def log_access(ctx: CallContext, args: consent_pb2.LogAccess) -> None:
 
 
 CONTROLLER = roles.CONTROLLER
-CALLS: tuple[CallDef[Any], ...] = (
-    CallDef(
-        0,
-        "register_controller",
-        consent_pb2.RegisterController,
-        register_controller,
-        CONTROLLER,
-        check_register_controller,
-    ),
+CALLS: tuple[CallDef[Any], ...] = (  # index 0 (register_controller) is retired, never reused
     CallDef(1, "request", consent_pb2.RequestConsent, request, CONTROLLER, check_request),
     CallDef(2, "grant", consent_pb2.GrantConsent, grant, None, check_grant),
     CallDef(3, "grant_request", consent_pb2.GrantRequest, grant_request, None, check_grant_request),

@@ -1,4 +1,8 @@
-"""Consent module errors. Codes are the wire enum dcrm.v1.consent.Error; never renumber."""
+"""Consent module errors. Codes are the wire enum dcrm.v1.consent.Error; never renumber.
+
+Code 15 (DidTaken) is retired: DIDs are no longer bound to accounts by this module but resolved through the
+identity module. The proto enum keeps it reserved.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ def _define(code: int, name: str, doc: str, kind: ErrorKind = ErrorKind.FAILED_P
 
 
 BAD_DID = _define(
-    consent_pb2.BAD_DID, "BadDid", "a DID is not did:<method>:<method-specific-id> of at most 200 characters", _INVALID
+    consent_pb2.BAD_DID, "BadDid", "a DID is malformed, or a subject or controller is not a did:dcrm DID", _INVALID
 )
 PERSONAL_DATA = _define(
     consent_pb2.PERSONAL_DATA,
@@ -77,29 +81,23 @@ BAD_ACCESSOR = _define(
     consent_pb2.BAD_ACCESSOR, "BadAccessor", "an accessor is not an opaque 16- to 32-byte hash", _INVALID
 )
 BAD_PAGE = _define(consent_pb2.BAD_PAGE, "BadPage", "a page limit is over 100, or a page start is malformed", _INVALID)
-DID_TAKEN = _define(
-    consent_pb2.DID_TAKEN,
-    "DidTaken",
-    "the DID is already bound to an account (registered, or bound by its subject)",
-    _DENIED,
-)
 CONTROLLER_NOT_REGISTERED = _define(
     consent_pb2.CONTROLLER_NOT_REGISTERED,
     "ControllerNotRegistered",
-    "the controller DID is not registered to an account holding the controller role",
+    "the controller DID's controlling account does not hold the controller role",
 )
 RECORD_EXISTS = _define(consent_pb2.RECORD_EXISTS, "RecordExists", "the creator already used this client reference")
 RECORD_NOT_FOUND = _define(
     consent_pb2.RECORD_NOT_FOUND, "RecordNotFound", "no consent record has this id", ErrorKind.NOT_FOUND
 )
 NOT_SUBJECT = _define(
-    consent_pb2.NOT_SUBJECT, "NotSubject", "the caller is not the account recorded as the record's subject", _DENIED
+    consent_pb2.NOT_SUBJECT,
+    "NotSubject",
+    "the caller (or a request's subject_account) does not control the subject DID",
+    _DENIED,
 )
 NOT_CONTROLLER = _define(
-    consent_pb2.NOT_CONTROLLER,
-    "NotController",
-    "the caller is not the account recorded as the record's controller",
-    _DENIED,
+    consent_pb2.NOT_CONTROLLER, "NotController", "the caller does not control the controller DID", _DENIED
 )
 INVALID_TRANSITION = _define(
     consent_pb2.INVALID_TRANSITION, "InvalidTransition", "the record's state does not allow this change"
@@ -119,6 +117,15 @@ PURPOSE_NOT_COVERED = _define(
 CATEGORY_NOT_COVERED = _define(
     consent_pb2.CATEGORY_NOT_COVERED, "CategoryNotCovered", "the record does not name the data category"
 )
+UNKNOWN_DID = _define(
+    consent_pb2.UNKNOWN_DID,
+    "UnknownDid",
+    "a subject or controller DID was never created in the identity module",
+    ErrorKind.NOT_FOUND,
+)
+DEACTIVATED_DID = _define(
+    consent_pb2.DEACTIVATED_DID, "DeactivatedDid", "a subject or controller DID is deactivated and can no longer act"
+)
 
 ALL = (
     BAD_DID,
@@ -135,7 +142,6 @@ ALL = (
     BAD_RECORD_ID,
     BAD_ACCESSOR,
     BAD_PAGE,
-    DID_TAKEN,
     CONTROLLER_NOT_REGISTERED,
     RECORD_EXISTS,
     RECORD_NOT_FOUND,
@@ -147,4 +153,6 @@ ALL = (
     CONSENT_NOT_VALID,
     PURPOSE_NOT_COVERED,
     CATEGORY_NOT_COVERED,
+    UNKNOWN_DID,
+    DEACTIVATED_DID,
 )

@@ -1,10 +1,10 @@
-"""Consent module genesis: normally empty; a migrated chain brings its DID bindings, records and access log.
+"""Consent module genesis: normally empty; a migrated chain brings its records and access log.
 
 Records travel as the exact bytes of every revision (hex, oldest first), so their hash chains survive export and
 import unchanged: `export(build(config)) == config`. Indexes are not part of the document; they are rebuilt.
+Their subject and controller DIDs must be DIDs of the identity genesis (built before this module's).
 
-    {"dids": {"did:...": "<account hex>"},
-     "records": [{"revisions": ["<ConsentRecord hex>", ...]}],   # ascending record id
+    {"records": [{"revisions": ["<ConsentRecord hex>", ...]}],   # ascending record id
      "access_log": ["<AccessEntry hex>", ...]}                     # entry i has seq i
 """
 
@@ -17,26 +17,27 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from dcrm.runtime.errors import DispatchError
-from dcrm.runtime.genesis import GenesisError, require_hex, require_keys, require_list
+from dcrm.runtime.genesis import GenesisError, require_keys, require_list
 from dcrm.runtime.modules.consent import records, rules
 from dcrm.runtime.modules.consent.records import TRANSITIONS, Stored
-from dcrm.runtime.modules.consent.storage import ACCESS, ACCESS_SEQ, DIDS, RECORDS, REVISIONS, access_key
+from dcrm.runtime.modules.consent.storage import ACCESS, ACCESS_SEQ, RECORDS, REVISIONS, access_key
+from dcrm.runtime.modules.identity import lookup
+from dcrm.runtime.modules.identity.lookup import DidStatus
 from dcrm.runtime.state.kv import KVReader
 from dcrm.runtime.state.overlay import Overlay
 from dcrm.v1 import consent_pb2
 
 FIELD = "modules.consent"
-SECTIONS = frozenset({"dids", "records", "access_log"})
+SECTIONS = frozenset({"records", "access_log"})
 
 
 def build(state: Overlay, config: Mapping[str, Any]) -> None:
     require_keys(config, FIELD, required=set(), optional=SECTIONS)
-    dids = _build_dids(state, config.get("dids", {}))
     stored: dict[bytes, consent_pb2.ConsentRecord] = {}
     previous = b""
     for position, item in enumerate(require_list(config.get("records", []), f"{FIELD}.records")):
         field = f"{FIELD}.records[{position}]"
-        revisions = _parse_record(item, field, dids)
+        revisions = _parse_record(state, item, field)
         record_id = revisions[-1].record.record_id
         if record_id <= previous:
             raise GenesisError(field, "records must be in ascending record id order, each once")
@@ -56,9 +57,6 @@ def build(state: Overlay, config: Mapping[str, Any]) -> None:
 
 def export(state: KVReader) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    dids = {did.decode(): account.hex() for did, account in DIDS.items(state)}
-    if dids:
-        config["dids"] = dids
     exported = []
     for record_id, current in RECORDS.items(state):
         revisions = [raw.hex() for _key, raw in REVISIONS.items(state, record_id)]
@@ -96,19 +94,7 @@ def _decode(message_type: type[Any], raw: bytes, field: str) -> Any:
     return message
 
 
-def _build_dids(state: Overlay, value: Any) -> dict[str, bytes]:
-    if not isinstance(value, dict):
-        raise GenesisError(f"{FIELD}.dids", "expected an object of DID -> account hex")
-    dids: dict[str, bytes] = {}
-    for did in sorted(value):
-        field = f"{FIELD}.dids.{did}"
-        _rule(field, partial(rules.check_did, did, "did"))
-        dids[did] = require_hex(value[did], field, rules.ACCOUNT_LENGTH)
-        DIDS.put(state, did.encode(), dids[did])
-    return dids
-
-
-def _parse_record(item: Any, field: str, dids: Mapping[str, bytes]) -> list[Stored]:
+def _parse_record(state: KVReader, item: Any, field: str) -> list[Stored]:
     require_keys(item, field, required={"revisions"})
     values = require_list(item["revisions"], f"{field}.revisions")
     if not values:
@@ -121,21 +107,19 @@ def _parse_record(item: Any, field: str, dids: Mapping[str, bytes]) -> list[Stor
         _check_revision(revision, revisions[-1] if revisions else None, number, revision_field)
         revisions.append(revision)
     current = revisions[-1].record
-    if dids.get(current.controller) != current.controller_account:
-        raise GenesisError(
-            field,
-            f"controller {current.controller} must be bound in dids to its controller_account "
-            f"{current.controller_account.hex()}",
-        )
+    for name in ("subject", "controller"):
+        did = getattr(current, name)
+        if lookup.did_status(state, did) is DidStatus.UNKNOWN:
+            raise GenesisError(f"{field}.{name}", f"{did} is not a DID of the identity genesis")
     return revisions
 
 
 def _check_revision(revision: Stored, previous: Stored | None, number: int, field: str) -> None:
     record = revision.record
     _rule(f"{field}.record_id", partial(rules.check_record_id, record.record_id, "record_id"))
-    _rule(f"{field}.subject", partial(rules.check_did, record.subject, "subject"))
+    _rule(f"{field}.subject", partial(rules.check_dcrm_did, record.subject, "subject"))
     _rule(f"{field}.subject_account", partial(rules.check_account, record.subject_account, "subject_account"))
-    _rule(f"{field}.controller", partial(rules.check_did, record.controller, "controller"))
+    _rule(f"{field}.controller", partial(rules.check_dcrm_did, record.controller, "controller"))
     _rule(f"{field}.controller_account", partial(rules.check_account, record.controller_account, "controller_account"))
     _rule(f"{field}.terms", partial(rules.check_terms, record.terms, "terms"))
     if record.state not in TRANSITIONS:

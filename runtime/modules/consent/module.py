@@ -24,7 +24,6 @@ class ConsentModule:
     queries: tuple[QueryDef[Any, Any], ...] = QUERIES
     errors: tuple[ErrorDef, ...] = errors.ALL
     events: tuple[type[Message], ...] = (
-        consent_pb2.ControllerRegistered,
         consent_pb2.ConsentRequested,
         consent_pb2.ConsentGiven,
         consent_pb2.ConsentRefused,

@@ -18,7 +18,6 @@ from dcrm.runtime.modules.consent.storage import (
     ACCESS,
     BY_CONTROLLER,
     BY_SUBJECT,
-    DIDS,
     GRANTS,
     HISTORY,
     RECORD_ID_LENGTH,
@@ -31,6 +30,7 @@ from dcrm.runtime.modules.consent.storage import (
     coverage_prefix,
     revision_key,
 )
+from dcrm.runtime.modules.identity import lookup
 from dcrm.runtime.modules.system import roles
 from dcrm.runtime.state.kv import KVReader
 from dcrm.runtime.storage import StorageMap
@@ -233,8 +233,9 @@ def access_log(state: KVReader, query: consent_pb2.AccessLogQuery) -> consent_pb
 
 
 def did(state: KVReader, query: consent_pb2.DidQuery) -> consent_pb2.DidResult:
-    rules.check_did(query.did, "did")
-    account = DIDS.get(state, query.did.encode())
+    """The DID's controlling account and whether it holds the role "controller" (a grant may name the DID)."""
+    rules.check_dcrm_did(query.did, "did")
+    account = lookup.controlling_account(state, query.did)
     if account is None:
         return consent_pb2.DidResult()
     return consent_pb2.DidResult(account=account, controller=roles.has_role(state, account, roles.CONTROLLER))

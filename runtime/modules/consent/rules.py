@@ -1,5 +1,8 @@
 """Stateless rules on consent arguments: DID syntax, codes, bounds, and refusing what looks like personal data.
 
+Subjects and controllers must be did:dcrm DIDs (`check_dcrm_did`), since the identity module decides who acts for
+them; the DIDs of parties (recipients, processors, third parties) may be of any method (`check_did`).
+
 Every check raises the module error naming the field and the rule; none reads state, so calls run them at
 admission (`CallDef.check_args`) and genesis runs them on imported records.
 """
@@ -11,6 +14,7 @@ from collections.abc import Iterable
 
 from dcrm.runtime.modules.consent import errors
 from dcrm.runtime.modules.consent.storage import RECORD_ID_LENGTH
+from dcrm.runtime.modules.identity import lookup
 from dcrm.v1 import consent_pb2
 
 MAX_DID_CHARS = 200
@@ -59,6 +63,16 @@ def check_did(value: str, field: str) -> None:
         raise errors.BAD_DID(f"{field} is {len(value)} characters, at most {MAX_DID_CHARS} allowed")
     if _DID.fullmatch(value) is None:
         raise errors.BAD_DID(f"{field} {value!r} is not a DID (did:<method>:<method-specific-id>)")
+
+
+def check_dcrm_did(value: str, field: str) -> None:
+    """A DID of the identity module: BadDid unless it is did:dcrm: and 1 to 22 base58btc characters."""
+    check_did(value, field)
+    if not lookup.is_dcrm_did(value):
+        raise errors.BAD_DID(
+            f"{field} {value!r} is not a did:dcrm DID (did:dcrm: and 1 to 22 base58btc characters); "
+            "subjects and controllers are DIDs of the identity module"
+        )
 
 
 def check_token(value: str, field: str) -> None:

@@ -11,8 +11,6 @@ from dcrm.v1 import consent_pb2
 
 U64_MAX = 2**64 - 1
 
-# did -> the 20-byte account the DID is bound to (controllers register; subjects bind on first answer)
-DIDS: StorageMap[bytes] = StorageMap(MODULE, "did", BYTES)
 # record id -> exact bytes of the current ConsentRecord revision
 RECORDS: StorageMap[bytes] = StorageMap(MODULE, "record", BYTES)
 # record id + revision (4 bytes) -> exact bytes of a superseded revision
