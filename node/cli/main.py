@@ -1,8 +1,10 @@
-"""The `dcrm` command: keys, a node, a local devnet, transactions, queries and status.
+"""The `dcrm` command: keys, a node, a local devnet, transactions, queries, status, and the identity, consent
+and tokens modules.
 
 Each command group lives in its own module and registers its subcommands; heavy modules (LevelDB, the gRPC
 server, libp2p) are imported inside the commands that need them, so `dcrm keys ...`, `dcrm tx ...`,
-`dcrm query ...` and `dcrm status` work with only the SDK's dependencies installed.
+`dcrm query ...`, `dcrm status`, `dcrm identity ...`, `dcrm consent ...` and `dcrm tokens ...` work with only
+the SDK's dependencies installed.
 
 Exit codes: 0 success; 1 an expected failure, printed as "error: <message>" (SDK errors, a failed
 transaction, a refused `node init`); 2 a usage or configuration error ("config error: <file>: <field>:
@@ -15,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from dcrm.node.cli import devnet, governance, keys, node_cmd, query, status, tx
+from dcrm.node.cli import consent, devnet, governance, identity, keys, node_cmd, query, status, tokens, tx
 from dcrm.node.cli.common import CliError
 from dcrm.node.config import ConfigError
 
@@ -28,6 +30,9 @@ _GROUPS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     tx.register,
     query.register,
     status.register,
+    identity.register,
+    consent.register,
+    tokens.register,
     governance.register,
 )
 
