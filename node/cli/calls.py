@@ -106,7 +106,10 @@ def parse_hex(text: str, what: str, *, lengths: tuple[int, ...]) -> bytes:
     except ValueError:
         raise CliError(f"{what} must be hex digits, got {text!r}") from None
     if len(value) not in lengths:
-        expected = " or ".join(str(2 * length) for length in lengths)
+        if len(lengths) > 2 and list(lengths) == list(range(lengths[0], lengths[-1] + 1)):
+            expected = f"{2 * lengths[0]} to {2 * lengths[-1]}"
+        else:
+            expected = " or ".join(str(2 * length) for length in lengths)
         raise CliError(f"{what} must be {expected} hex digits, got {len(digits)}")
     return value
 
