@@ -7,6 +7,12 @@ with Client("127.0.0.1:7050") as client:
     admin = client.account(load_key("admin.key"))
     receipt = client.system.grant_role(admin, issuer_account_id, "issuer")
 ```
+
+The top level holds what every program needs (Client, Account, keys, certificates and proofs, the transport's
+and the system module's errors) and, for each runtime module, its API class (reached as `client.<module>`), the
+base class of its errors (to catch any of them) and what verifies its documents without a node (credentials,
+consent receipts). Everything else of a module (its call indices, one error class per code, helpers) is
+imported from `dcrm.client.<module>`: error names repeat across modules (`BadDid`, `BadAccount`, ...).
 """
 
 from __future__ import annotations
@@ -21,6 +27,20 @@ from dcrm.client.certificates import (
     verify_commit_certificate,
 )
 from dcrm.client.client import Account, Client
+from dcrm.client.consent import (
+    ConsentApi,
+    ConsentChange,
+    ConsentModuleError,
+    ReceiptInvalid,
+    VerifiedConsentReceipt,
+    verify_consent_receipt,
+)
+from dcrm.client.credentials import (
+    CredentialInvalid,
+    VerificationFailure,
+    VerifiedCredential,
+    issue_credential,
+)
 from dcrm.client.errors import (
     Aborted,
     AlreadyExists,
@@ -59,6 +79,8 @@ from dcrm.client.errors import (
     module_error_class,
     raise_for_receipt,
 )
+from dcrm.client.governance import GovernanceApi, GovernanceModuleError
+from dcrm.client.identity import CreatedDid, IdentityApi, IdentityModuleError, verify_credential
 from dcrm.client.keys import (
     SigningKey,
     account_id_from_public_key,
@@ -71,6 +93,7 @@ from dcrm.client.keys import (
 from dcrm.client.proof import ProofError, verify_state_proof
 from dcrm.client.system import SystemApi
 from dcrm.client.tls import tls_credentials
+from dcrm.client.tokens import TokensApi, TokensModuleError
 from dcrm.client.transactions import (
     build_transaction,
     decode_event,
@@ -88,10 +111,19 @@ __all__ = [
     "CallPanicked",
     "CertificateError",
     "Client",
+    "ConsentApi",
+    "ConsentChange",
+    "ConsentModuleError",
+    "CreatedDid",
+    "CredentialInvalid",
     "DcrmError",
     "DeadlineExceeded",
     "EventError",
     "FailedPrecondition",
+    "GovernanceApi",
+    "GovernanceModuleError",
+    "IdentityApi",
+    "IdentityModuleError",
     "InvalidArgument",
     "KeyFileError",
     "LastAdmin",
@@ -102,6 +134,7 @@ __all__ = [
     "PermissionDenied",
     "ProofError",
     "ProtocolError",
+    "ReceiptInvalid",
     "ResourceExhausted",
     "RoleAlreadyGranted",
     "RoleNotHeld",
@@ -110,6 +143,8 @@ __all__ = [
     "SigningKey",
     "SystemApi",
     "SystemModuleError",
+    "TokensApi",
+    "TokensModuleError",
     "TransactionFailed",
     "Unauthenticated",
     "Unavailable",
@@ -117,6 +152,9 @@ __all__ = [
     "UnknownEvent",
     "UnknownRole",
     "ValidatorKey",
+    "VerificationFailure",
+    "VerifiedConsentReceipt",
+    "VerifiedCredential",
     "account_id_from_public_key",
     "admission_error",
     "block_hash",
@@ -125,6 +163,7 @@ __all__ = [
     "error_for_receipt",
     "from_hex",
     "from_rpc_error",
+    "issue_credential",
     "load_key",
     "module_error_class",
     "quorum",
@@ -139,6 +178,8 @@ __all__ = [
     "validator_keys",
     "verify_block",
     "verify_commit_certificate",
+    "verify_consent_receipt",
+    "verify_credential",
     "verify_state_proof",
     "verify_transaction",
 ]
