@@ -13,18 +13,34 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_node, bench_runtime, bench_state
+from tests.bench import (
+    bench_consent,
+    bench_consent_grpc,
+    bench_identity,
+    bench_node,
+    bench_runtime,
+    bench_state,
+    bench_tokens,
+)
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "runtime": lambda: bench_runtime.run(blocks=5, block_size=3_000),
     "state": lambda: bench_state.run(keys=1_000_000, blocks=5, sync=True),
     "node": lambda: bench_node.run(transactions=40_000, latency_seconds=10),
+    "identity": lambda: bench_identity.run(blocks=5, block_size=2_000),
+    "consent": lambda: bench_consent.run(blocks=3, block_size=2_000, checks=20_000),
+    "tokens": lambda: bench_tokens.run(blocks=3, block_size=3_000),
+    "consent_grpc": lambda: bench_consent_grpc.run(seconds=10, processes=3, threads=4),
 }
 
 AIMS = {
     "runtime": "(a) apply >= 20,000 tx/s",
     "state": "(b) 3,000 writes into 1,000,000 keys <= 150 ms",
     "node": "(c) one validator >= 5,000 committed tx/s",
+    "identity": "create_did, update_did, revoke apply >= 5,000 tx/s (c); resolve >= 5,000 queries/s",
+    "consent": "grant, withdraw apply >= 5,000 tx/s (c); check >= 5,000 queries/s in the runtime",
+    "tokens": "mint, transfer (spread, hot key, expiring lots) apply >= 5,000 tx/s (c)",
+    "consent_grpc": "one node answers >= 5,000 unverified consent checks/s through gRPC",
 }
 
 
