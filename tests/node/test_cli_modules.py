@@ -95,8 +95,8 @@ def test_bad_arguments_are_refused_before_sending(
 
 def test_terms_file_problems_name_the_file(capsys: pytest.CaptureFixture[str], key_file: Path, tmp_path: Path) -> None:
     terms = tmp_path / "terms.json"
-    base = ("consent", "grant", *UNUSED, "--key", str(key_file), "--ref", "r", "--subject", "did:dcrm:abc")
-    base += ("--controller", "did:dcrm:def", "--terms", str(terms), "--valid-for", "30d")
+    base = ["consent", "grant", *UNUSED, "--key", str(key_file), "--ref", "r", "--subject", "did:dcrm:abc"]
+    base += ["--controller", "did:dcrm:def", "--terms", str(terms), "--valid-for", "30d"]
     code, err = run_main(capsys, *base)
     assert (code, err) == (1, f"error: --terms {terms}: No such file or directory\n")
     terms.write_text(json.dumps({"purposes": [{"id": "newsletter", "colour": "blue"}]}))
