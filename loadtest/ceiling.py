@@ -45,7 +45,7 @@ from dcrm.client import Client, DcrmError
 from dcrm.client.transactions import transaction_hash
 from dcrm.v1 import node_pb2, types_pb2
 from loadtest.blocks import BlockFollower
-from loadtest.connect import channel_credentials, parse_targets
+from loadtest.connect import channel_credentials, parse_targets, rotated
 from loadtest.machine import (
     ProcessSampler,
     VerificationRate,
@@ -269,17 +269,18 @@ def _submitter_main(connection: Connection, targets: list[str], tls: tuple[str |
 
 
 class SubmitterPool:
-    """`count` spawned submitter processes, each with its own gRPC channel."""
+    """`count` spawned submitter processes, each with its own gRPC channel to its own first target."""
 
     def __init__(self, count: int, config: CeilingConfig) -> None:
         context = multiprocessing.get_context("spawn")
         self._connections: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
-        for _ in range(count):
+        for index in range(count):
             parent, child = context.Pipe()
             process = context.Process(
                 target=_submitter_main,
-                args=(child, config.targets, (config.tls_ca, config.client_cert, config.client_key)),
+                # Submitter i sends to target i first, so several nodes share the submissions.
+                args=(child, rotated(config.targets, index), (config.tls_ca, config.client_cert, config.client_key)),
                 daemon=True,
             )
             process.start()
@@ -712,7 +713,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--targets",
         default=os.environ.get("DCRM_TARGETS", "127.0.0.1:50051"),
-        help="comma-separated node endpoints (host:port); the first one is followed for blocks",
+        help="comma-separated node endpoints (host:port): submitter i sends to endpoint i first; blocks are "
+        "followed on the first",
     )
     parser.add_argument("--workload", choices=WORKLOADS, default=defaults.workload)
     parser.add_argument(

@@ -25,8 +25,9 @@ def render_ceiling_chart(report: dict[str, Any], path: Path) -> None:
     figure.suptitle(
         f"dcrm ceiling: {report['config']['workload']} on {report['chain_id']} "
         f"({report['validators']} validator(s))\n"
-        f"machine: {verifications['all_cores']:,} secp256k1 verifications/s on {verifications['processes']} cores; "
-        f"max committed {report['max_committed_tx_per_s']} tx/s = {_percent(fraction['at_max'])} of it",
+        f"machine: {verifications['all_cores']:,} secp256k1 verifications/s on {verifications['processes']} cores"
+        f" ({_busy(report)})\nmax committed {report['max_committed_tx_per_s']} tx/s x {report['validators']} "
+        f"validator(s) = {_percent(fraction['at_max'])} of that",
         fontsize=11,
     )
     if not steps:
@@ -81,6 +82,11 @@ def render_ceiling_chart(report: dict[str, Any], path: Path) -> None:
     latency.legend(loc="upper left", fontsize=9)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _busy(report: dict[str, Any]) -> str:
+    busy = report["machine"].get("cpu_percent_before_run")
+    return "CPU use before the run not measured" if busy is None else f"{busy:.0f} % busy before the run"
 
 
 def _percent(fraction: float | None) -> str:
