@@ -44,19 +44,16 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
+import gevent.lock
+from locust import events, task
+from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
+
+from dcrm.client import Account, Client, DcrmError, load_key
+from loadtest.connect import channel_credentials, parse_targets, rotated
 from loadtest.grpc_user import GrpcUser, init_gevent_once
-
-init_gevent_once()  # before any channel exists (importing grpc_user already did; kept explicit)
-
-import gevent  # noqa: E402  (after the gevent switch above)
-import gevent.lock  # noqa: E402
-from locust import events, task  # noqa: E402
-from locust.exception import StopUser  # noqa: E402
-from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
-
-from dcrm.client import Account, Client, DcrmError, load_key  # noqa: E402
-from loadtest.connect import channel_credentials, parse_targets, rotated  # noqa: E402
-from loadtest.scenarios import (  # noqa: E402
+from loadtest.scenarios import (
     CATEGORIES,
     DAY_MS,
     DESK_IN_FLIGHT,
@@ -70,6 +67,10 @@ from loadtest.scenarios import (  # noqa: E402
     primary_did,
     primary_did_salt,
 )
+
+# grpcio must run in gevent mode before any channel exists, or calls from users run one at a time. Importing
+# grpc_user already did it (locust, imported first, has patched the standard library); this says so here.
+init_gevent_once()
 
 log = logging.getLogger("dcrm.loadtest")
 
