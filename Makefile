@@ -44,7 +44,7 @@ test: check
 
 # Starts a local chain in the foreground; Ctrl-C stops it, a second `make run` resumes it.
 run: $(STAMP)
-	$(BIN)/dcrm devnet --data $(DATA) --validators 1
+	$(BIN)/dcrm devnet --data $(DATA) --validators 4
 
 bench: $(STAMP)
 	$(PY) -m tests.bench.run_all --out bench-results

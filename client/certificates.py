@@ -43,13 +43,15 @@ def block_hash(header: bytes) -> bytes:
 
 
 def quorum(n: int) -> int:
-    """The votes a certificate needs among n validators: 2f+1 with f = (n - 1) // 3.
+    """The votes a certificate needs among n validators tolerating f = (n - 1) // 3 faults.
 
+    The smallest q with 2q - n >= f + 1, so any two quorums share an honest validator: 2f+1 when n = 3f+1,
+    more otherwise. The consensus core uses the same rule (dcrm.node.consensus.pbft.validators.quorum_size).
     Raises ValueError when n < 1.
     """
     if n < 1:
         raise ValueError(f"a validator set has at least one member, got {n}")
-    return 2 * ((n - 1) // 3) + 1
+    return (n + (n - 1) // 3) // 2 + 1
 
 
 def sign_vote(key: SigningKey, vote: types_pb2.VoteBody | bytes) -> types_pb2.SignedVote:
@@ -96,7 +98,8 @@ def verify_commit_certificate(
 
     Checks: the header hashes to the certificate's block hash, decodes, and names `chain_id` and the
     certificate's height; every vote decodes, is a COMMIT for that chain id, height and block hash, and is
-    signed by a validator in `validators` that signed no other vote; at least quorum(len(validators)) votes.
+    signed by a validator in `validators` that signed no other vote; all votes of one view; at least
+    quorum(len(validators)) votes.
     Raises CertificateError naming the first check that fails.
     """
     accounts = _validator_accounts(validators)
@@ -116,8 +119,13 @@ def verify_commit_certificate(
             f"the certificate is for height {certificate.height}, but the header is at height {decoded.height}"
         )
     signers: set[bytes] = set()
+    views: set[int] = set()
     for index, vote in enumerate(certificate.votes):
         signers.add(_check_vote(index, vote, certificate, chain_id, accounts, signers))
+        views.add(types_pb2.VoteBody.FromString(vote.body).view)
+    if len(views) > 1:
+        # Commits from different views are not one quorum: only votes of one view prove finality.
+        raise CertificateError(f"the votes come from views {sorted(views)}, not from one view")
     needed = quorum(len(validators))
     if len(signers) < needed:
         raise CertificateError(

@@ -65,6 +65,7 @@ class ConsensusConfig:
     max_block_transactions: int = 3_000
     idle_block_ms: int = 5_000  # an empty block this often, so block time (the runtime's clock) advances
     submit_wait_timeout_ms: int = 30_000  # default wait of SubmitAndWait
+    view_timeout_ms: int = 1_000  # PBFT: a view without a decision is abandoned after this (doubling, capped 8x)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,25 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ValidatorPeer:
+    """Another validator: its account (from its validator key), libp2p peer id, and where to dial it."""
+
+    account: bytes
+    peer_id: str
+    address: str | None = None  # "host:port"; without one this node waits for the peer to dial in
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """[network]: present on every node of a multi-validator chain; absent, a single validator runs alone."""
+
+    peer_key_path: Path
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 0
+    peers: tuple[ValidatorPeer, ...] = ()
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Everything a node process needs; paths are absolute after loading."""
 
@@ -106,3 +126,4 @@ class NodeConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     key_passphrase_file: Path | None = None  # unlocks an encrypted validator key; else DCRM_KEY_PASSPHRASE
+    network: NetworkSettings | None = None

@@ -43,7 +43,9 @@ from dcrm.node.config import (
     LogConfig,
     MempoolConfig,
     MetricsConfig,
+    NetworkSettings,
     NodeConfig,
+    ValidatorPeer,
 )
 
 __all__ = ["ENV_PREFIX", "ConfigError", "TlsFiles", "load_config", "write_default_config"]
@@ -133,6 +135,47 @@ def _path(what: str) -> _Field:
     return _Field(f"a path to {what} (relative to the config file's folder)", check, check)
 
 
+_PEER_ID = re.compile(r"[1-9A-HJ-NP-Za-km-z]{40,60}")  # base58btc libp2p peer id
+_ACCOUNT = re.compile(r"[0-9a-f]{40}")
+
+
+def _peers() -> _Field:
+    """[[network.peers]] tables: account (40 hex digits), peer_id (base58), optional address "host:port"."""
+
+    def check(value: object) -> object:
+        if not isinstance(value, list):
+            raise _Invalid
+        peers = []
+        for entry in value:
+            if not isinstance(entry, dict) or not {"account", "peer_id"} <= entry.keys() <= {
+                "account",
+                "peer_id",
+                "address",
+            }:
+                raise _Invalid
+            account, peer_id, address = entry["account"], entry["peer_id"], entry.get("address")
+            if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+                raise _Invalid
+            if not isinstance(peer_id, str) or not _PEER_ID.fullmatch(peer_id):
+                raise _Invalid
+            if address is not None:
+                _listen().from_toml(address)
+            peers.append(ValidatorPeer(bytes.fromhex(account), peer_id, address))
+        if len({peer.peer_id for peer in peers}) != len(peers) or len({p.account for p in peers}) != len(peers):
+            raise _Invalid
+        return tuple(peers)
+
+    def from_env(text: str) -> object:
+        raise _Invalid  # a list of tables has no one-line form: set peers in the file
+
+    return _Field(
+        'a list of tables {account = 40 hex digits, peer_id = a base58 libp2p peer id, address = "HOST:PORT"}'
+        " with distinct peer ids and accounts",
+        check,
+        from_env,
+    )
+
+
 # The schema: section -> field -> how to parse it. Field names are the NodeConfig dataclasses' fields.
 _SCHEMA: dict[str, dict[str, _Field]] = {
     "node": {
@@ -162,6 +205,7 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
         "max_block_transactions": _integer(1, 100_000),
         "idle_block_ms": _integer(10, 3_600_000),
         "submit_wait_timeout_ms": _integer(100, 600_000),
+        "view_timeout_ms": _integer(100, 600_000),
     },
     "log": {
         "level": _choice(*LOG_LEVELS),
@@ -178,6 +222,12 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
     },
     "metrics": {
         "listen": _listen(),
+    },
+    "network": {
+        "listen_host": _host(),
+        "listen_port": _integer(0, 65535),
+        "peer_key": _path("the node's libp2p peer key file"),
+        "peers": _peers(),
     },
 }
 _REQUIRED_NODE_PATHS = ("data_dir", "genesis", "validator_key")
@@ -358,6 +408,24 @@ def _tls_files(path: Path, base: Path, api: dict[str, Any], labels: dict[tuple[s
         raise ConfigError(path, label_of("mtls_port"), f"a port other than api.port ({port}), or 0")
 
 
+def _network_settings(
+    path: Path, base: Path, settings: dict[str, Any], labels: dict[tuple[str, str], str]
+) -> NetworkSettings | None:
+    """[network], when present: the peer key must exist and be private."""
+    if not settings:
+        return None
+    if "peer_key" not in settings:
+        raise ConfigError(path, "network.peer_key", f"{_SCHEMA['network']['peer_key'].expected}; it is required")
+    peer_key = _resolve(base, str(settings["peer_key"]))
+    _check_private_file(path, labels[("network", "peer_key")], peer_key, "the node's libp2p peer key")
+    return NetworkSettings(
+        peer_key_path=peer_key,
+        listen_host=settings.get("listen_host", "127.0.0.1"),
+        listen_port=settings.get("listen_port", 0),
+        peers=settings.get("peers", ()),
+    )
+
+
 def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
     """Read and validate the node configuration at `path`, with `env`'s DCRM_* overrides applied.
 
@@ -420,6 +488,7 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
         )
         raise ConfigError(path, label, expected)
 
+    network = _network_settings(path, base, values["network"], labels)
     return NodeConfig(
         config_path=path.resolve(),
         data_dir=paths["data_dir"][0],
@@ -432,6 +501,7 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> NodeConfig:
         limits=limits,
         metrics=metrics,
         key_passphrase_file=passphrase_file,
+        network=network,
     )
 
 
@@ -482,6 +552,27 @@ def _tls_lines(tls: TlsFiles | None, mtls_port: int) -> str:
     )
 
 
+def _network_lines(network: NetworkSettings | None) -> str:
+    """[network] of a multi-validator chain; nothing for a single validator."""
+    if network is None:
+        return ""
+    lines = [
+        "",
+        "[network]",
+        "# This node's libp2p identity (mode 0600), and where it listens for the other validators.",
+        f"peer_key = {_toml_string(str(network.peer_key_path))}",
+        f"listen_host = {_toml_string(network.listen_host)}",
+        f"listen_port = {network.listen_port}",
+        "# The other validators: their account (from the validator key), libp2p peer id and address.",
+    ]
+    for peer in network.peers:
+        lines += ["[[network.peers]]", f"account = {_toml_string(peer.account.hex())}"]
+        lines.append(f"peer_id = {_toml_string(peer.peer_id)}")
+        if peer.address is not None:
+            lines.append(f"address = {_toml_string(peer.address)}")
+    return "\n".join(lines) + "\n"
+
+
 def write_default_config(
     path: Path,
     *,
@@ -492,6 +583,7 @@ def write_default_config(
     tls: TlsFiles | None = None,
     mtls_port: int = 0,
     key_passphrase_file: Path | str | None = None,
+    network: NetworkSettings | None = None,
 ) -> None:
     """Write a commented config file that `load_config` accepts, replacing any file at `path`.
 
@@ -552,6 +644,8 @@ port = {port}
 # idle_block_ms = {consensus["idle_block_ms"]}
 # How long SubmitAndWait waits for the commit when the request gives no timeout (and at most).
 # submit_wait_timeout_ms = {consensus["submit_wait_timeout_ms"]}
+# PBFT: a view that has not decided within this time is abandoned (doubling per view, at most 8x).
+# view_timeout_ms = {consensus["view_timeout_ms"]}
 
 [log]
 # debug, info, warning or error.
@@ -575,7 +669,7 @@ format = {_toml_string(str(log["format"]))}
 [metrics]
 # The Prometheus endpoint, e.g. "127.0.0.1:9615"; "" turns it off.
 listen = ""
-"""
+{_network_lines(network)}"""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")

@@ -52,6 +52,10 @@ class Mempool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
 
+    def get(self, tx_hash: bytes) -> SignedTransaction | None:
+        """A pending transaction, already decoded and signature-checked."""
+        return self._by_hash.get(tx_hash)
+
     def add(self, tx: SignedTransaction) -> None:
         """Admit a validated transaction, or raise MempoolRejected saying why not."""
         with self._lock:

@@ -17,11 +17,16 @@ from dcrm.node.api.server import ApiServer, start_api_server
 from dcrm.node.api.servicer import NodeServicer
 from dcrm.node.chain import Chain, ImportedBlock
 from dcrm.node.config import NodeConfig
+from dcrm.node.consensus.pbft_engine import PbftEngine
 from dcrm.node.consensus.solo import SoloEngine
 from dcrm.node.keyfiles import load_validator_key
 from dcrm.node.limits import KeyedBuckets
 from dcrm.node.mempool import Mempool
 from dcrm.node.metrics import MetricsServer, NodeMetrics, serve_metrics
+from dcrm.node.network.config import NetworkConfig, PeerEntry
+from dcrm.node.network.libp2p_transport import Libp2pTransport
+from dcrm.node.network.peer_key import load_peer_key
+from dcrm.node.network.transport import PeerId
 from dcrm.node.storage.leveldb_kv import LevelDBKV
 from dcrm.runtime import Genesis, Runtime
 from dcrm.runtime.modules import default_modules
@@ -44,7 +49,8 @@ class NodeService:
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
         self._api: ApiServer | None = None
-        self._engine: SoloEngine | None = None
+        self._engine: SoloEngine | PbftEngine | None = None
+        self._transport: Libp2pTransport | None = None
         self._kv: LevelDBKV | None = None
         self._metrics_server: MetricsServer | None = None
         self.metrics = NodeMetrics()
@@ -64,13 +70,13 @@ class NodeService:
         metrics.chain_height.set(chain.head.height)
         mempool = Mempool(config.mempool.max_transactions, config.mempool.max_per_sender)
         metrics.watch_mempool(mempool.__len__)
-        self._engine = SoloEngine(chain, mempool, key, config.consensus)
         limits = config.limits
         rejections = Rejections(
             metrics, SampledLog(logging.getLogger("dcrm.node.rejections"), config.log.rejection_lines_per_second)
         )
         accounts: KeyedBuckets[bytes] = KeyedBuckets(limits.account_tx_per_second, limits.account_burst)
         admission = Admission(chain, mempool, accounts, rejections)
+        self._engine = self._consensus_engine(chain, mempool, key, admission)
         servicer = NodeServicer(
             chain,
             mempool,
@@ -78,6 +84,7 @@ class NodeService:
             config.mempool,
             config.consensus,
             admission=admission,
+            peers=self._engine.peers,
         )
         metrics.watch_peers(lambda: len(servicer.peers()))
         self._servicer = servicer
@@ -112,6 +119,38 @@ class NodeService:
         )
         return self.port
 
+    def _consensus_engine(
+        self, chain: Chain, mempool: Mempool, key: SigningKey, admission: Admission
+    ) -> SoloEngine | PbftEngine:
+        """PBFT over libp2p when [network] is configured, else the single-validator engine."""
+        network = self.config.network
+        if network is None:
+            return SoloEngine(chain, mempool, key, self.config.consensus)
+        peer_key = load_peer_key(network.peer_key_path)
+        transport = Libp2pTransport(
+            NetworkConfig(
+                peer_key_path=network.peer_key_path,
+                peers=tuple(PeerEntry(PeerId(peer.peer_id), peer.address) for peer in network.peers),
+                listen_host=network.listen_host,
+                listen_port=network.listen_port,
+            ),
+            peer_key,
+        )
+        self._transport = transport
+        bound = transport.start()
+        log.info("p2p listening on %s", bound.multiaddr)
+        accounts = {PeerId(peer.peer_id): peer.account for peer in network.peers}
+        return PbftEngine(
+            chain,
+            mempool,
+            key,
+            self.config.consensus,
+            transport,
+            accounts,
+            admission.admit_quietly,
+            metrics=self.metrics.consensus,
+        )
+
     def _block_imported(self, block: ImportedBlock) -> None:
         self.metrics.block_committed(block.height, block.transactions, block.import_seconds)
 
@@ -128,6 +167,8 @@ class NodeService:
                 self._api.stop(SHUTDOWN_GRACE_SECONDS)
             if self._engine is not None:
                 self._engine.stop()
+            if self._transport is not None:
+                self._transport.stop()
             if self._kv is not None:
                 self._kv.close()
             if self._metrics_server is not None:

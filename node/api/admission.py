@@ -100,6 +100,19 @@ class Admission:
             raise AdmissionError(_MEMPOOL_STATUS[error.reason], error.message) from None
         return signed
 
+    def admit_quietly(self, tx: types_pb2.Transaction) -> None:
+        """Admit a transaction another validator gossiped: no per-account rate limit (the entry node applied
+        it), and refusals are expected (already pending, already committed), so they are not counted."""
+        runtime = self.chain.runtime
+        try:
+            signed = runtime.decode_transaction(tx)
+            if signed.hash in self.mempool:
+                return
+            runtime.validate_transaction(self.chain.kv, signed, self.chain.head.height + 1)
+            self.mempool.add(signed)
+        except (TxRejected, MempoolRejected) as error:
+            log.debug("gossiped transaction not admitted: %s", error)
+
     def _record(self, reason: str, message: str) -> None:
         if self.rejections is not None:
             self.rejections.record(reason, message)

@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -16,7 +16,7 @@ from dcrm.node.chain import Chain
 from dcrm.node.config import ConsensusConfig, MempoolConfig
 from dcrm.node.mempool import Mempool
 from dcrm.node.storage.chain_store import StoredBlock
-from dcrm.runtime import QueryError
+from dcrm.runtime import QueryError, SignedTransaction
 from dcrm.runtime.crypto import account_id
 from dcrm.v1 import node_pb2, node_pb2_grpc
 
@@ -60,7 +60,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         self,
         chain: Chain,
         mempool: Mempool,
-        on_admitted: Callable[[], None],
+        on_admitted: Callable[[Sequence[SignedTransaction]], None],
         mempool_config: MempoolConfig,
         consensus_config: ConsensusConfig,
         peers: Callable[[], list[str]] = list,
@@ -82,7 +82,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         self, request: node_pb2.SubmitTransactionRequest, context: grpc.ServicerContext
     ) -> node_pb2.SubmitTransactionResponse:
         signed = self.admission.admit(request.transaction)
-        self.on_admitted()
+        self.on_admitted([signed])
         return node_pb2.SubmitTransactionResponse(tx_hash=signed.hash)
 
     @_handler
@@ -96,13 +96,15 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
                 f"transactions has {count} entries, at most {self.mempool_config.max_batch} per batch",
             )
         results = []
+        admitted = []
         for tx in request.transactions:
             try:
                 signed = self.admission.admit(tx)
+                admitted.append(signed)
                 results.append(node_pb2.AdmissionResult(tx_hash=signed.hash, accepted=True))
             except AdmissionError as error:
                 results.append(node_pb2.AdmissionResult(code=error.code.value[0], message=error.message))
-        self.on_admitted()
+        self.on_admitted(admitted)
         return node_pb2.SubmitBatchResponse(results=results)
 
     @_handler
@@ -110,7 +112,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         self, request: node_pb2.SubmitAndWaitRequest, context: grpc.ServicerContext
     ) -> node_pb2.TransactionStatus:
         signed = self.admission.admit(request.transaction)
-        self.on_admitted()
+        self.on_admitted([signed])
         timeout_ms = request.timeout_ms or self.consensus_config.submit_wait_timeout_ms
         deadline = time.monotonic() + min(timeout_ms, self.consensus_config.submit_wait_timeout_ms) / 1000
         while True:
@@ -232,7 +234,11 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
             chain_id=self.chain.genesis.chain_id,
             height=head.height,
             head_hash=head.block_hash,
-            validators=[node_pb2.Validator(account=account_id(key), public_key=key) for key in self.chain.validators],
+            # The set deciding the next block: governance may have changed the genesis set.
+            validators=[
+                node_pb2.Validator(account=account_id(key), public_key=key)
+                for key in self.chain.runtime.validators_at(self.chain.kv, head.height + 1)
+            ],
             peers=self.peers(),
             version=VERSION,
             mempool_size=len(self.mempool),

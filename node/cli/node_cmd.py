@@ -269,7 +269,9 @@ def init_chain(
     """
     from dcrm.client.keys import SigningKey
 
-    existing = _check_init(data, validators, 2 * validators if tls else validators, base_port, force)
+    api_ports = 2 * validators if tls else validators
+    p2p_ports = validators if validators > 1 else 0  # the validators of a network talk over libp2p
+    existing = _check_init(data, validators, api_ports + p2p_ports, base_port, force)
 
     admin = SigningKey.generate()
     validator_keys = [SigningKey.generate() for _ in range(validators)]
@@ -290,13 +292,29 @@ def init_chain(
             written.append(tls_folder)
             authority = _write_authority(tls_folder, chain_id)
         configs, endpoints, mtls_endpoints = [], [], []
+        networks = _network_settings(validator_keys, base_port + api_ports) if p2p_ports else {}
         for index, key in enumerate(validator_keys):
             folder = data / f"node{index}"
             folder.mkdir()
             written.append(folder)
             port = base_port + index
             mtls_port = base_port + validators + index if authority is not None else 0
-            configs.append(_write_node(folder, index, key, port, mtls_port, authority, passphrase, passphrase_file))
+            network = networks.get(index)
+            if network is not None:
+                _write_peer_key(folder, network[1])
+            configs.append(
+                _write_node(
+                    folder,
+                    index,
+                    key,
+                    port,
+                    mtls_port,
+                    authority,
+                    passphrase,
+                    passphrase_file,
+                    network[0] if network is not None else None,
+                )
+            )
             endpoints.append(f"127.0.0.1:{port}")
             if mtls_port:
                 mtls_endpoints.append(f"127.0.0.1:{mtls_port}")
@@ -356,6 +374,7 @@ def _write_node(
     authority: Any,
     passphrase: bytes | None,
     passphrase_file: Path | None,
+    network: Any = None,
 ) -> Path:
     """node<i>/: validator key, TLS certificate (with an authority), config.toml; returns the config's path."""
     from dcrm.node.config_loader import write_default_config
@@ -372,8 +391,37 @@ def _write_node(
         tls=tls_files,
         mtls_port=mtls_port,
         key_passphrase_file=passphrase_file.resolve() if passphrase_file is not None else None,
+        network=network,
     )
     return config
+
+
+PEER_KEY_FILE = "peer.key"
+
+
+def _network_settings(validator_keys: list[Any], first_port: int) -> dict[int, tuple[Any, Any]]:
+    """Per validator index: its [network] settings (every other validator as a peer) and its new peer key."""
+    from dcrm.node.config import NetworkSettings, ValidatorPeer
+    from dcrm.node.network.peer_key import PeerKey
+
+    peer_keys = [PeerKey.generate() for _ in validator_keys]
+    ports = [first_port + index for index in range(len(validator_keys))]
+    result = {}
+    for index in range(len(validator_keys)):
+        peers = tuple(
+            ValidatorPeer(validator_keys[other].account_id, peer_keys[other].peer_id, f"127.0.0.1:{ports[other]}")
+            for other in range(len(validator_keys))
+            if other != index
+        )
+        settings = NetworkSettings(Path(PEER_KEY_FILE), "127.0.0.1", ports[index], peers)
+        result[index] = (settings, peer_keys[index])
+    return result
+
+
+def _write_peer_key(folder: Path, key: Any) -> None:
+    from dcrm.node.network.peer_key import save_peer_key
+
+    save_peer_key(folder / PEER_KEY_FILE, key)
 
 
 def _write_authority(folder: Path, chain_id: str) -> Any:

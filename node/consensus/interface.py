@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
+
+from dcrm.runtime import SignedTransaction
 
 __all__ = ["ConsensusEngine"]
 
@@ -14,8 +17,12 @@ class ConsensusEngine(Protocol):
         """Begin producing or following blocks in the background."""
         ...
 
-    def notify_transactions(self) -> None:
-        """New transactions were admitted to the mempool."""
+    def notify_transactions(self, admitted: Sequence[SignedTransaction] = ()) -> None:
+        """These transactions were just admitted to this node's mempool."""
+        ...
+
+    def peers(self) -> list[str]:
+        """The peers this engine is connected to now."""
         ...
 
     def stop(self) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from dcrm.client.keys import SigningKey
 from dcrm.node.chain import Chain
 from dcrm.node.config import ConsensusConfig
 from dcrm.node.consensus.block_assembly import assemble_block, sign_vote
 from dcrm.node.mempool import Mempool
+from dcrm.runtime import SignedTransaction
 from dcrm.v1 import types_pb2
 
 __all__ = ["SoloEngine"]
@@ -55,8 +56,12 @@ class SoloEngine:
         self._thread = threading.Thread(target=self._run, name="solo-consensus", daemon=True)
         self._thread.start()
 
-    def notify_transactions(self) -> None:
+    def notify_transactions(self, admitted: Sequence[SignedTransaction] = ()) -> None:
+        del admitted  # the only validator: nothing to forward
         self.mempool.wake()
+
+    def peers(self) -> list[str]:
+        return []
 
     def stop(self) -> None:
         self._stopping.set()

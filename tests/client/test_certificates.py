@@ -43,9 +43,14 @@ def make_vote(
     chain_id: str = CHAIN,
     height: int = HEIGHT,
     hashed: bytes | None = None,
+    view: int = 0,
 ) -> types_pb2.SignedVote:
     body = types_pb2.VoteBody(
-        kind=kind, chain_id=chain_id, height=height, view=0, block_hash=block_hash(header) if hashed is None else hashed
+        kind=kind,
+        chain_id=chain_id,
+        height=height,
+        view=view,
+        block_hash=block_hash(header) if hashed is None else hashed,
     )
     return sign_vote(key, body)
 
@@ -56,7 +61,7 @@ def make_certificate(header: bytes, signers: list[SigningKey], height: int = HEI
     )
 
 
-@pytest.mark.parametrize(("n", "needed"), [(1, 1), (2, 1), (3, 1), (4, 3), (5, 3), (6, 3), (7, 5), (10, 7)])
+@pytest.mark.parametrize(("n", "needed"), [(1, 1), (2, 2), (3, 2), (4, 3), (5, 4), (6, 4), (7, 5), (10, 7)])
 def test_quorum(n: int, needed: int) -> None:
     assert quorum(n) == needed
 
@@ -73,6 +78,14 @@ def test_quorum_of_commit_votes_verifies() -> None:
     assert decoded.state_root == b"\x02" * 32
     verify_commit_certificate(header, make_certificate(header, VALIDATORS[1:]), PUBLIC_KEYS, CHAIN)
     verify_commit_certificate(header, make_certificate(header, VALIDATORS), PUBLIC_KEYS, CHAIN)
+
+
+def test_votes_from_different_views_are_not_one_quorum() -> None:
+    header = make_header()
+    votes = [make_vote(key, header, view=index % 2) for index, key in enumerate(VALIDATORS[:3])]
+    certificate = types_pb2.CommitCertificate(height=HEIGHT, block_hash=block_hash(header), votes=votes)
+    with pytest.raises(CertificateError, match="not from one view"):
+        verify_commit_certificate(header, certificate, PUBLIC_KEYS, CHAIN)
 
 
 def test_validators_may_be_given_as_account_ids_or_keys() -> None:

@@ -173,7 +173,7 @@ def test_node_init_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureF
     code, _, err = run_main(
         capsys, "node", "init", "--data", str(tmp_path), "--validators", "3", "--base-port", "65534"
     )
-    assert (code, err) == (1, "error: --base-port 65534 leaves no room for 3 ports below 65536\n")
+    assert (code, err) == (1, "error: --base-port 65534 leaves no room for 6 ports below 65536\n")
     assert list(tmp_path.iterdir()) == []
 
 

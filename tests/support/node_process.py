@@ -88,10 +88,14 @@ class NodeProcess:
         )
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to serve (see `wait_ready`)."""
         if not self.config_path.exists():
             self.write_files()
-        port_file = self.data_dir / "grpc.port"
-        port_file.unlink(missing_ok=True)
+        (self.data_dir / "grpc.port").unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [DCRM, "node", "start", "--config", str(self.config_path)],
@@ -101,9 +105,19 @@ class NodeProcess:
         )
         log.close()
         self.starts += 1
-        wait_until(lambda: self._exited_early() or port_file.exists(), READY_DEADLINE_SECONDS, "the node's port file")
-        self.port = int(port_file.read_text())
-        wait_until(lambda: self._exited_early() or self._answers(), READY_DEADLINE_SECONDS, "GetStatus")
+
+    def wait_ready(self) -> None:
+        """Wait until the node serves; a node that never does is killed (no process outlives its test)."""
+        port_file = self.data_dir / "grpc.port"
+        try:
+            wait_until(
+                lambda: self._exited_early() or port_file.exists(), READY_DEADLINE_SECONDS, "the node's port file"
+            )
+            self.port = int(port_file.read_text())
+            wait_until(lambda: self._exited_early() or self._answers(), READY_DEADLINE_SECONDS, "GetStatus")
+        except BaseException:
+            self.kill()
+            raise
 
     def _exited_early(self) -> bool:
         assert self.process is not None
