@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,3 +220,13 @@ def test_a_link_lasts_longer_than_its_setup_deadline(tmp_path: Path) -> None:
         assert a.stats().connections_opened == b.stats().connections_opened == 1
     finally:
         cluster.stop()
+
+
+def test_drops_the_library_only_logs_are_counted(pair: Libp2pCluster) -> None:
+    a, _ = pair.transports
+    before = a.stats().library_dropped
+    # What py-libp2p writes, at DEBUG, when a peer's 32-RPC outbound queue is full.
+    logging.getLogger("libp2p.pubsub.rpc_queue").debug(
+        "Dropping outbound RPC for peer %s (publish=%d, control=%s)", "peer", 1, False
+    )
+    assert a.stats().library_dropped == before + 1
