@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from dcrm.client.transactions import transaction_hash
 from dcrm.v1 import types_pb2
 from loadtest.blocks import BlockFollower
 from loadtest.signing import interleave_by_nonce, sign_sender_transactions
-from tests.support.node_process import NodeProcess, local_node
+from tests.support.node_process import local_node
 
 __all__ = ["run"]
 
@@ -53,17 +54,22 @@ def _batches(per_sender: list[list[types_pb2.Transaction]]) -> list[list[types_p
     return interleave_by_nonce(per_sender, BATCH)
 
 
-def ceiling(node: NodeProcess, transactions: int) -> dict[str, Any]:
-    with Client(node.endpoint) as client:
+def ceiling(endpoints: Sequence[str], transactions: int) -> dict[str, Any]:
+    """Submit pre-signed transactions as fast as admitted, spread over `endpoints`; count commits from blocks."""
+    with Client(endpoints[0]) as client:
         chain_id, head = client.chain_id(), client.status().height
     senders = transactions // NONCES_PER_SENDER
     per_sender = presign(50_000, senders, chain_id)
-    shares = [_batches(per_sender[i::SUBMITTERS]) for i in range(SUBMITTERS)]
+    submitters = max(SUBMITTERS, len(endpoints))
+    shares = [_batches(per_sender[i::submitters]) for i in range(submitters)]
     hashes = [transaction_hash(tx) for txs in per_sender for tx in txs]
-    follower = BlockFollower(node.endpoint, head + 1, clock=time.perf_counter)
+    follower = BlockFollower(endpoints[0], head + 1, clock=time.perf_counter)
     rejected: list[str] = []
     started = time.perf_counter()
-    threads = [threading.Thread(target=_submit_all, args=(node.endpoint, share, rejected)) for share in shares]
+    threads = [
+        threading.Thread(target=_submit_all, args=(endpoints[i % len(endpoints)], share, rejected))
+        for i, share in enumerate(shares)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -81,8 +87,9 @@ def ceiling(node: NodeProcess, transactions: int) -> dict[str, Any]:
     }
 
 
-def latency(node: NodeProcess, rate: int, seconds: int) -> dict[str, Any]:
-    with Client(node.endpoint) as client:
+def latency(endpoints: Sequence[str], rate: int, seconds: int) -> dict[str, Any]:
+    """Offer `rate` tx/s for `seconds`, ticks rotating over `endpoints`; submit-to-commit latency per tx."""
+    with Client(endpoints[0]) as client:
         chain_id, head = client.chain_id(), client.status().height
     ticks_per_second = 10
     per_tick = max(1, rate // ticks_per_second)
@@ -90,9 +97,10 @@ def latency(node: NodeProcess, rate: int, seconds: int) -> dict[str, Any]:
     senders = -(-per_tick * ticks // NONCES_PER_SENDER)
     batches = _batches(presign(200_000, senders, chain_id))
     flat = [tx for batch in batches for tx in batch][: per_tick * ticks]
-    follower = BlockFollower(node.endpoint, head + 1, clock=time.perf_counter)
+    follower = BlockFollower(endpoints[0], head + 1, clock=time.perf_counter)
     submit_times: dict[bytes, float] = {}
-    with Client(node.endpoint, timeout=60) as client:
+    clients = [Client(endpoint, timeout=60) for endpoint in endpoints]
+    try:
         start = time.perf_counter()
         for tick in range(ticks):
             chunk = flat[tick * per_tick : (tick + 1) * per_tick]
@@ -100,9 +108,12 @@ def latency(node: NodeProcess, rate: int, seconds: int) -> dict[str, Any]:
             if delay > 0:
                 time.sleep(delay)
             sent = time.perf_counter()
-            client.submit_batch(chunk)
+            clients[tick % len(clients)].submit_batch(chunk)
             for tx in chunk:
                 submit_times[transaction_hash(tx)] = sent
+    finally:
+        for client in clients:
+            client.close()
     follower.wait_for(list(submit_times), 120)
     follower.close()
     latencies = sorted((follower.arrivals[h] - t) * 1000 for h, t in submit_times.items())
@@ -121,8 +132,8 @@ def run(transactions: int = 40_000, latency_seconds: int = 10) -> dict[str, Any]
         node.extra_config = NODE_CONFIG
         node.start()
         try:
-            top = ceiling(node, transactions)
-            half = latency(node, max(1, top["committed_tx_per_s"] // 2), latency_seconds)
+            top = ceiling([node.endpoint], transactions)
+            half = latency([node.endpoint], max(1, top["committed_tx_per_s"] // 2), latency_seconds)
         finally:
             node.stop()
     return {"ceiling": top, "half_load_latency": half}
