@@ -210,6 +210,7 @@ def test_a_link_lasts_longer_than_its_setup_deadline(tmp_path: Path) -> None:
         events, received = PeerEvents(), Recorder()
         a.on_peer_event(events)
         b.on_message("consensus", received)
+        opened = a.stats().connections_opened, b.stats().connections_opened  # setup may have retried under load
         sent, until = 0, time.monotonic() + 1.0  # traffic across three setup deadlines, bounded in time and count
         while time.monotonic() < until and sent < 100_000:
             a.send(b.peer_id, "consensus", sent.to_bytes(4, "big"))
@@ -217,7 +218,7 @@ def test_a_link_lasts_longer_than_its_setup_deadline(tmp_path: Path) -> None:
             received.wait_for(sent)
         assert received.payloads() == [index.to_bytes(4, "big") for index in range(sent)]
         assert events.snapshot() == []  # no disconnect, no reconnect
-        assert a.stats().connections_opened == b.stats().connections_opened == 1
+        assert (a.stats().connections_opened, b.stats().connections_opened) == opened
     finally:
         cluster.stop()
 
