@@ -137,6 +137,7 @@ class NodeService:
             peer_key,
         )
         self._transport = transport
+        transport.on_peer_event(_log_peer_event)
         bound = transport.start()
         log.info("p2p listening on %s", bound.multiaddr)
         accounts = {PeerId(peer.peer_id): peer.account for peer in network.peers}
@@ -175,6 +176,10 @@ class NodeService:
                 self._metrics_server.stop()
             self._stopped.set()
             log.info("node stopped")
+
+
+def _log_peer_event(peer: PeerId, connected: bool) -> None:
+    log.info("peer %s %s", peer, "connected" if connected else "disconnected", extra={"peer": peer})
 
 
 def _write_port(path: Path, port: int) -> None:
