@@ -155,6 +155,9 @@ def test_two_of_four_down_halts_without_fork_then_resumes(network: LocalNetwork)
     target = halted + 5
     wait_until(lambda: reached(nodes, target), DEADLINE, "commits after two validators returned")
     agree(nodes, target)
+    log = nodes[0].log_path.read_text()
+    assert " disconnected" in log  # the operator sees the peers go away
+    assert log.count(" connected") >= 5  # three at start, two again on return
 
 
 def test_wiped_validator_catches_up_and_votes_again(network: LocalNetwork) -> None:
