@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,14 +33,17 @@ if TYPE_CHECKING:
 __all__ = [
     "add_call_arguments",
     "add_read_arguments",
+    "add_submit_arguments",
     "connect",
     "parse_duration_ms",
     "parse_hash",
     "parse_hex",
     "report_call",
     "report_read",
+    "report_receipt",
     "sdk_errors",
     "signer",
+    "submit",
 ]
 
 HASH_BYTES = 32
@@ -66,6 +69,98 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for the block that includes the call (default: %(default)s)",
     )
+
+
+def add_submit_arguments(parser: argparse.ArgumentParser, *, key_help: str, wait_default: bool) -> None:
+    """The options of a raw signed call (`dcrm tx`, `dcrm governance`): --endpoint, TLS options, the key file and
+    its passphrase, --wait/--no-wait, --timeout and --json."""
+    add_endpoint_argument(parser)
+    parser.add_argument("--key", type=Path, required=True, metavar="FILE", help=key_help)
+    add_passphrase_argument(parser)
+    parser.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=wait_default,
+        help="wait for the block that includes the transaction and print its receipt (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the commit (default: %(default)s)",
+    )
+    add_json_argument(parser)
+
+
+# What a successful receipt says beyond its hash and block: (JSON fields, readable rows).
+ReceiptDetails = Callable[[Any], tuple[dict[str, Any], list[tuple[str, str]]]]
+
+
+def report_receipt(receipt: Any, as_json: bool, details: ReceiptDetails | None = None) -> int:
+    """Print a receipt: hash, block, result, `details(receipt)` when it succeeded, and its error if any. A failed
+    receipt then raises the SDK's TransactionFailed (printed by main as "error: transaction ... failed in block
+    ...", exit code 1); else returns the exit code 0."""
+    from dcrm.client.errors import error_for_receipt
+
+    failure = error_for_receipt(receipt)
+    fields, extra_rows = details(receipt) if details is not None and failure is None else ({}, [])
+    if as_json:
+        document: dict[str, Any] = {
+            "tx_hash": receipt.tx_hash.hex(),
+            "height": receipt.height,
+            "index": receipt.index,
+            "success": receipt.success,
+            **fields,
+        }
+        if receipt.HasField("error"):
+            error = receipt.error
+            document["error"] = {
+                "module": error.module,
+                "code": error.code,
+                "name": error.name,
+                "message": error.message,
+            }
+        print_json(document)
+    else:
+        rows = [
+            ("tx hash", receipt.tx_hash.hex()),
+            ("block", f"{receipt.height} (transaction {receipt.index})"),
+            ("result", "success" if failure is None else "failed"),
+        ]
+        rows.extend(extra_rows)
+        if receipt.HasField("error"):
+            error = receipt.error
+            rows.append(("error", f"{error.name} (module {error.module}, code {error.code}): {error.message}"))
+        print_table(rows)
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def submit(
+    args: argparse.Namespace,
+    module_index: int,
+    method: int,
+    message: Any,
+    details: ReceiptDetails | None = None,
+) -> int:
+    """Sign `message` with --key and submit it; with --wait, report its receipt (see report_receipt), else
+    only its transaction hash. Returns the exit code."""
+    from dcrm.client import Client
+
+    key = load_key_file(args.key, args.passphrase_file)
+    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
+        account = client.account(key)
+        if args.wait:
+            receipt = account.submit_and_wait(module_index, method, message, timeout=args.timeout, check=False)
+            return report_receipt(receipt, args.json, details)
+        tx_hash = account.submit(module_index, method, message)
+    if args.json:
+        print_json({"tx_hash": tx_hash.hex(), "state": "submitted"})
+    else:
+        print_table([("tx hash", tx_hash.hex()), ("result", "submitted (not waiting for the commit)")])
+    return 0
 
 
 @contextmanager

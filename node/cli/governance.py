@@ -6,9 +6,9 @@ Calls are signed with the validator's key file (its account id is sha256(public 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from dcrm.node.cli.calls import add_submit_arguments, submit
 from dcrm.node.cli.common import (
     CliError,
     add_endpoint_argument,
@@ -17,7 +17,6 @@ from dcrm.node.cli.common import (
     print_json,
     print_table,
 )
-from dcrm.node.cli.keys import add_passphrase_argument, load_key_file
 
 __all__ = ["register"]
 
@@ -25,23 +24,7 @@ MIN_BLOCKS_AHEAD = 3  # the including block is at least head + 1, and changes ta
 
 
 def _add_signing(parser: argparse.ArgumentParser) -> None:
-    add_endpoint_argument(parser)
-    parser.add_argument("--key", type=Path, required=True, metavar="FILE", help="the validator's key file")
-    add_passphrase_argument(parser)
-    parser.add_argument(
-        "--wait",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="wait for the block that includes the transaction and print its receipt (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long to wait for the commit (default: %(default)s)",
-    )
-    add_json_argument(parser)
+    add_submit_arguments(parser, key_help="the validator's key file", wait_default=True)
 
 
 def _proposal_id(text: str) -> int:
@@ -157,68 +140,26 @@ def _events(receipt: Any) -> dict[str, Any]:
     return found
 
 
-def _report(receipt: Any, as_json: bool) -> int:
-    from dcrm.client.errors import error_for_receipt
-
-    failure = error_for_receipt(receipt)
-    found = _events(receipt) if failure is None else {}
-    if as_json:
-        document: dict[str, Any] = {
-            "tx_hash": receipt.tx_hash.hex(),
-            "height": receipt.height,
-            "index": receipt.index,
-            "success": receipt.success,
-            **found,
-        }
-        if receipt.HasField("error"):
-            error = receipt.error
-            document["error"] = {
-                "module": error.module,
-                "code": error.code,
-                "name": error.name,
-                "message": error.message,
-            }
-        print_json(document)
-    else:
-        rows = [
-            ("tx hash", receipt.tx_hash.hex()),
-            ("block", f"{receipt.height} (transaction {receipt.index})"),
-            ("result", "success" if failure is None else "failed"),
-        ]
-        if "proposal_id" in found:
-            rows.append(("proposal", str(found["proposal_id"])))
-        if "approvals" in found:
-            rows.append(("approvals", found["approvals"]))
-        if "scheduled" in found:
-            scheduled = found["scheduled"]
-            rows.append(
-                ("scheduled", f"from height {scheduled['effective_height']}: {scheduled['validator_count']} validators")
-            )
-        if receipt.HasField("error"):
-            error = receipt.error
-            rows.append(("error", f"{error.name} (module {error.module}, code {error.code}): {error.message}"))
-        print_table(rows)
-    if failure is not None:
-        raise failure  # printed by main as "error: transaction ... failed in block ...", exit code 1
-    return 0
+def _details(receipt: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A successful receipt's JSON fields and readable rows: proposal id, approvals, the schedule entry."""
+    found = _events(receipt)
+    rows: list[tuple[str, str]] = []
+    if "proposal_id" in found:
+        rows.append(("proposal", str(found["proposal_id"])))
+    if "approvals" in found:
+        rows.append(("approvals", found["approvals"]))
+    if "scheduled" in found:
+        scheduled = found["scheduled"]
+        rows.append(
+            ("scheduled", f"from height {scheduled['effective_height']}: {scheduled['validator_count']} validators")
+        )
+    return found, rows
 
 
 def _send(args: argparse.Namespace, method: int, message: Any) -> int:
-    from dcrm.client import Client
     from dcrm.client.governance import MODULE_INDEX
 
-    key = load_key_file(args.key, args.passphrase_file)
-    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
-        account = client.account(key)
-        if args.wait:
-            receipt = account.submit_and_wait(MODULE_INDEX, method, message, timeout=args.timeout, check=False)
-            return _report(receipt, args.json)
-        tx_hash = account.submit(MODULE_INDEX, method, message)
-    if args.json:
-        print_json({"tx_hash": tx_hash.hex(), "state": "submitted"})
-    else:
-        print_table([("tx hash", tx_hash.hex()), ("result", "submitted (not waiting for the commit)")])
-    return 0
+    return submit(args, MODULE_INDEX, method, message, _details)
 
 
 def _effective_height(args: argparse.Namespace) -> int:

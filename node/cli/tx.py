@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from dcrm.node.cli.common import (
-    CliError,
-    add_endpoint_argument,
-    add_json_argument,
-    channel_credentials,
-    parse_account,
-    print_json,
-    print_table,
-)
-from dcrm.node.cli.keys import add_passphrase_argument, load_key_file
+from dcrm.node.cli.calls import add_submit_arguments, submit
+from dcrm.node.cli.common import CliError, parse_account
 
 __all__ = ["register"]
 
 MAX_NOTE_BYTES = 256
-
-
-def _add_common(parser: argparse.ArgumentParser, *, wait_default: bool) -> None:
-    add_endpoint_argument(parser)
-    parser.add_argument("--key", type=Path, required=True, metavar="FILE", help="the sender's key file")
-    add_passphrase_argument(parser)
-    parser.add_argument(
-        "--wait",
-        action=argparse.BooleanOptionalAction,
-        default=wait_default,
-        help="wait for the block that includes the transaction and print its receipt (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long to wait for the commit (default: %(default)s)",
-    )
-    add_json_argument(parser)
+_KEY_HELP = "the sender's key file"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +25,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="record a short note on chain (the cheapest transaction)",
         description=f"Record a note of at most {MAX_NOTE_BYTES} bytes (UTF-8) on chain.",
     )
-    _add_common(remark, wait_default=False)
+    add_submit_arguments(remark, key_help=_KEY_HELP, wait_default=False)
     remark.add_argument("--note", required=True, metavar="TEXT", help="the note")
     remark.set_defaults(run=run_remark)
 
@@ -63,63 +35,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             help=f"an admin {verb} a role (admin, issuer, controller, validator)",
             description=f"The key's account (an admin) {verb} ROLE to or from ACCOUNT.",
         )
-        _add_common(parser, wait_default=True)
+        add_submit_arguments(parser, key_help=_KEY_HELP, wait_default=True)
         parser.add_argument("--account", required=True, metavar="HEX", help="the account id (40 hex digits)")
         parser.add_argument("--role", required=True, metavar="ROLE", help="admin, issuer, controller or validator")
         parser.set_defaults(run=runner)
 
 
-def _report_receipt(receipt: Any, as_json: bool) -> int:
-    from dcrm.client.errors import error_for_receipt
-
-    failure = error_for_receipt(receipt)
-    if as_json:
-        document: dict[str, Any] = {
-            "tx_hash": receipt.tx_hash.hex(),
-            "height": receipt.height,
-            "index": receipt.index,
-            "success": receipt.success,
-        }
-        if receipt.HasField("error"):
-            error = receipt.error
-            document["error"] = {
-                "module": error.module,
-                "code": error.code,
-                "name": error.name,
-                "message": error.message,
-            }
-        print_json(document)
-    else:
-        rows = [
-            ("tx hash", receipt.tx_hash.hex()),
-            ("block", f"{receipt.height} (transaction {receipt.index})"),
-            ("result", "success" if failure is None else "failed"),
-        ]
-        if receipt.HasField("error"):
-            error = receipt.error
-            rows.append(("error", f"{error.name} (module {error.module}, code {error.code}): {error.message}"))
-        print_table(rows)
-    if failure is not None:
-        raise failure  # printed by main as "error: transaction ... failed in block ...", exit code 1
-    return 0
-
-
 def _send(args: argparse.Namespace, method: int, message: Any) -> int:
-    from dcrm.client import Client
     from dcrm.client.system import MODULE_INDEX
 
-    key = load_key_file(args.key, args.passphrase_file)
-    with Client(args.endpoint, credentials=channel_credentials(args)) as client:
-        account = client.account(key)
-        if args.wait:
-            receipt = account.submit_and_wait(MODULE_INDEX, method, message, timeout=args.timeout, check=False)
-            return _report_receipt(receipt, args.json)
-        tx_hash = account.submit(MODULE_INDEX, method, message)
-    if args.json:
-        print_json({"tx_hash": tx_hash.hex(), "state": "submitted"})
-    else:
-        print_table([("tx hash", tx_hash.hex()), ("result", "submitted (not waiting for the commit)")])
-    return 0
+    return submit(args, MODULE_INDEX, method, message)
 
 
 def run_remark(args: argparse.Namespace) -> int:
