@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from typing import Any
 
 import coincurve
 
+from dcrm.client import private_files
 from dcrm.client.errors import KeyFileError, SignatureError
 
 __all__ = [
@@ -187,32 +187,9 @@ def write_private_file(path: str | os.PathLike[str], data: bytes, *, replace: bo
     KeyFileError when the file exists (without `replace`) or cannot be written; a partly written file is
     removed.
     """
-    target = os.fspath(path)
-    written = f"{target}.new" if replace else target
-    try:
-        fd = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if replace:
-            raise KeyFileError(written, "already exists (left by an interrupted write?); remove it first") from None
-        raise KeyFileError(path, "already exists; refusing to overwrite it") from None
-    except FileNotFoundError:
-        raise KeyFileError(path, "its directory does not exist") from None
-    except OSError as error:
-        raise KeyFileError(path, f"cannot be created: {error.strerror}") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if replace:
-            os.replace(written, target)
-    except OSError as error:
-        os.unlink(written)
-        raise KeyFileError(path, f"cannot be written: {error.strerror}") from None
+    private_files.write_private_file(
+        path, data, KeyFileError, replace=replace, missing_directory="its directory does not exist"
+    )
 
 
 def load_key(path: str | os.PathLike[str], passphrase: str | bytes | None = None) -> SigningKey:
@@ -260,35 +237,15 @@ def load_key(path: str | os.PathLike[str], passphrase: str | bytes | None = None
 
 
 def _read_private_file(path: str | os.PathLike[str]) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block
-    except FileNotFoundError:
-        raise KeyFileError(path, "does not exist") from None
-    except PermissionError:
-        raise KeyFileError(path, "cannot be read: permission denied") from None
-    except OSError as error:
-        raise KeyFileError(path, f"cannot be opened: {error.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(path, "is not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise KeyFileError(
-                path, f"has mode {mode:04o}, which lets group or others access it; run `chmod 600` on it"
-            )
-        if info.st_size > MAX_KEY_FILE_SIZE:
-            raise KeyFileError(path, f"is {info.st_size} bytes; a key file is under {MAX_KEY_FILE_SIZE}")
-        data = b""
-        while len(data) <= MAX_KEY_FILE_SIZE and (chunk := os.read(fd, MAX_KEY_FILE_SIZE + 1 - len(data))):
-            data += chunk
-        if len(data) > MAX_KEY_FILE_SIZE:
-            raise KeyFileError(path, f"grew past {MAX_KEY_FILE_SIZE} bytes while being read")
-        return data
-    except OSError as error:
-        raise KeyFileError(path, f"cannot be read: {error.strerror}") from None
-    finally:
-        os.close(fd)
+    return private_files.read_private_file(
+        path,
+        KeyFileError,
+        limit=MAX_KEY_FILE_SIZE,
+        too_large=lambda size: f"is {size} bytes; a key file is under {MAX_KEY_FILE_SIZE}",
+        grew=f"grew past {MAX_KEY_FILE_SIZE} bytes while being read",
+        access_advice="access it; run `chmod 600` on it",
+        permission_denied="cannot be read: permission denied",
+    )
 
 
 def _hex_field(path: str | os.PathLike[str], document: dict[str, Any], name: str, length: int) -> bytes:

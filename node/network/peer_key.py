@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dcrm.client.private_files import read_private_file, write_private_file
 from dcrm.node.network.transport import PeerId
 
 __all__ = [
@@ -101,24 +101,7 @@ def save_peer_key(path: str | os.PathLike[str], key: PeerKey) -> None:
         "peer_id": key.peer_id,
     }
     data = (json.dumps(document, indent=2) + "\n").encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise PeerKeyFileError(path, "already exists; refusing to overwrite it") from None
-    except OSError as error:
-        raise PeerKeyFileError(path, f"cannot be created: {error.strerror}") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as error:
-        os.unlink(path)
-        raise PeerKeyFileError(path, f"cannot be written: {error.strerror}") from None
+    write_private_file(path, data, PeerKeyFileError)
 
 
 def load_peer_key(path: str | os.PathLike[str]) -> PeerKey:
@@ -152,24 +135,12 @@ def _text_field(path: str | os.PathLike[str], document: dict[str, Any], name: st
 
 
 def _read_private_file(path: str | os.PathLike[str]) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block
-    except FileNotFoundError:
-        raise PeerKeyFileError(path, "does not exist") from None
-    except OSError as error:
-        raise PeerKeyFileError(path, f"cannot be opened: {error.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PeerKeyFileError(path, "is not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise PeerKeyFileError(path, f"has mode {mode:04o}, which lets group or others read it; run `chmod 600`")
-        data = os.read(fd, _MAX_FILE_SIZE + 1)
-        if len(data) > _MAX_FILE_SIZE:
-            raise PeerKeyFileError(path, f"is over {_MAX_FILE_SIZE} bytes; a peer key file is far smaller")
-        return data
-    except OSError as error:
-        raise PeerKeyFileError(path, f"cannot be read: {error.strerror}") from None
-    finally:
-        os.close(fd)
+    too_large = f"is over {_MAX_FILE_SIZE} bytes; a peer key file is far smaller"
+    return read_private_file(
+        path,
+        PeerKeyFileError,
+        limit=_MAX_FILE_SIZE,
+        too_large=lambda _size: too_large,
+        grew=too_large,
+        access_advice="read it; run `chmod 600`",
+    )
