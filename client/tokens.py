@@ -123,6 +123,7 @@ MAX_AMOUNT = 2**64 - 1
 HASH_LENGTH = 32
 _CLASS_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _U64_BYTES = 8
+_AmountCall = tokens_pb2.Burn | tokens_pb2.Hold | tokens_pb2.Release
 
 
 # -- errors of the tokens module (index 3) ------------------------------------------------------------------
@@ -291,6 +292,36 @@ class TokensApi:
     ) -> types_pb2.Receipt:
         return account.submit_and_wait(MODULE_INDEX, method, args, timeout=timeout, check=check)
 
+    def _amount_call(
+        self,
+        account: Account,
+        method: int,
+        message_type: type[_AmountCall],
+        class_id: str,
+        amount: int,
+        timeout: float | None,
+        check: bool,
+    ) -> types_pb2.Receipt:
+        """Burn, Hold or Release: `amount` of the class, for `account` itself."""
+        _check_class_id(class_id)
+        _check_amount(amount)
+        return self._submit(account, method, message_type(class_id=class_id, amount=amount), timeout, check)
+
+    def _target_call(
+        self,
+        account: Account,
+        method: int,
+        message_type: type[tokens_pb2.Freeze | tokens_pb2.Thaw],
+        class_id: str,
+        target: bytes,
+        timeout: float | None,
+        check: bool,
+    ) -> types_pb2.Receipt:
+        """Freeze or Thaw: `target`'s tokens of the class."""
+        _check_class_id(class_id)
+        _check_account(target, "target")
+        return self._submit(account, method, message_type(class_id=class_id, account=target), timeout, check)
+
     # -- calls ----------------------------------------------------------------------------------------------
 
     def create_class(
@@ -422,9 +453,7 @@ class TokensApi:
         self, account: Account, class_id: str, amount: int, *, timeout: float | None = None, check: bool = True
     ) -> types_pb2.Receipt:
         """`account` destroys `amount` of its free tokens. Raises AccountFrozen, InsufficientBalance."""
-        _check_class_id(class_id)
-        _check_amount(amount)
-        return self._submit(account, BURN, tokens_pb2.Burn(class_id=class_id, amount=amount), timeout, check)
+        return self._amount_call(account, BURN, tokens_pb2.Burn, class_id, amount, timeout, check)
 
     def redeem(
         self,
@@ -455,9 +484,7 @@ class TokensApi:
         check: bool = True,
     ) -> types_pb2.Receipt:
         """`account` (the class freezer) freezes `target`. Raises NotFreezer, AlreadyFrozen among others."""
-        _check_class_id(class_id)
-        _check_account(target, "target")
-        return self._submit(account, FREEZE, tokens_pb2.Freeze(class_id=class_id, account=target), timeout, check)
+        return self._target_call(account, FREEZE, tokens_pb2.Freeze, class_id, target, timeout, check)
 
     def thaw(
         self,
@@ -469,25 +496,19 @@ class TokensApi:
         check: bool = True,
     ) -> types_pb2.Receipt:
         """`account` (the class freezer) thaws `target`. Raises NotFreezer, NotFrozen among others."""
-        _check_class_id(class_id)
-        _check_account(target, "target")
-        return self._submit(account, THAW, tokens_pb2.Thaw(class_id=class_id, account=target), timeout, check)
+        return self._target_call(account, THAW, tokens_pb2.Thaw, class_id, target, timeout, check)
 
     def hold(
         self, account: Account, class_id: str, amount: int, *, timeout: float | None = None, check: bool = True
     ) -> types_pb2.Receipt:
         """`account` holds (stakes) `amount` of its free tokens. Raises AccountFrozen, InsufficientBalance."""
-        _check_class_id(class_id)
-        _check_amount(amount)
-        return self._submit(account, HOLD, tokens_pb2.Hold(class_id=class_id, amount=amount), timeout, check)
+        return self._amount_call(account, HOLD, tokens_pb2.Hold, class_id, amount, timeout, check)
 
     def release(
         self, account: Account, class_id: str, amount: int, *, timeout: float | None = None, check: bool = True
     ) -> types_pb2.Receipt:
         """`account` releases `amount` of its held tokens. Raises AccountFrozen, InsufficientHeld."""
-        _check_class_id(class_id)
-        _check_amount(amount)
-        return self._submit(account, RELEASE, tokens_pb2.Release(class_id=class_id, amount=amount), timeout, check)
+        return self._amount_call(account, RELEASE, tokens_pb2.Release, class_id, amount, timeout, check)
 
     def set_roles(
         self,
