@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dcrm.client import Account, Client
 
 __all__ = [
+    "add_action",
     "add_call_arguments",
     "add_read_arguments",
     "add_submit_arguments",
@@ -69,6 +70,26 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for the block that includes the call (default: %(default)s)",
     )
+
+
+def add_action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help_text: str,
+    description: str,
+    read: bool = False,
+) -> argparse.ArgumentParser:
+    """The subcommand `name`, which runs `run`, with the options of a signed call (or of a read, with `read`);
+    the caller adds its own arguments to the parser returned."""
+    parser = actions.add_parser(name, help=help_text, description=description)
+    if read:
+        add_read_arguments(parser)
+    else:
+        add_call_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser, *, key_help: str, wait_default: bool) -> None:

@@ -14,12 +14,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcrm.node.cli.calls import (
-    add_call_arguments,
-    add_read_arguments,
+    add_action,
     connect,
     parse_duration_ms,
     parse_hex,
@@ -78,64 +78,66 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _register_calls(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    request = actions.add_parser(
+    request = add_action(
+        actions,
         "request",
-        help="a controller asks a subject for consent",
+        run_request,
+        help_text="a controller asks a subject for consent",
         description=(
             "The key's account (role controller, controlling the --controller DID) asks the subject for consent "
             "to the terms; the subject answers with `client.consent.grant_request`. Prints the record id."
         ),
     )
-    add_call_arguments(request)
     _add_new_record(request)
     request.add_argument(
         "--subject-account", required=True, metavar="HEX", help="an account that controls the subject DID"
     )
-    request.set_defaults(run=run_request)
 
-    grant = actions.add_parser(
+    grant = add_action(
+        actions,
         "grant",
-        help="a subject gives consent to a controller",
+        run_grant,
+        help_text="a subject gives consent to a controller",
         description="The key's account, which controls the --subject DID, gives consent. Prints the record id.",
     )
-    add_call_arguments(grant)
     _add_new_record(grant)
-    grant.set_defaults(run=run_grant)
 
-    withdraw = actions.add_parser(
+    withdraw = add_action(
+        actions,
         "withdraw",
-        help="a subject withdraws consent",
+        run_withdraw,
+        help_text="a subject withdraws consent",
         description="The key's account, which controls the record's subject DID, withdraws the consent.",
     )
-    add_call_arguments(withdraw)
     _add_record_id(withdraw)
-    withdraw.set_defaults(run=run_withdraw)
 
-    log = actions.add_parser(
+    log = add_action(
+        actions,
         "log-access",
-        help="a controller logs one use of personal data",
+        run_log_access,
+        help_text="a controller logs one use of personal data",
         description="The record's controller logs one use of the subject's data under a valid consent.",
     )
-    add_call_arguments(log)
     _add_record_id(log)
     log.add_argument("--purpose", required=True, metavar="PURPOSE")
     log.add_argument("--category", action="append", required=True, metavar="CATEGORY", help="repeatable")
     who = log.add_mutually_exclusive_group(required=True)
     who.add_argument("--accessor", metavar="HEX", help="an opaque 16- to 32-byte hash of who accessed")
     who.add_argument("--accessor-of", metavar="TEXT", help="hash this (e.g. a salted staff id) with sha256")
-    log.set_defaults(run=run_log_access)
 
 
 def _register_reads(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    check = actions.add_parser(
+    check = add_action(
+        actions,
         "check",
-        help="may a controller use a data category of a subject for a purpose?",
+        run_check,
+        help_text="may a controller use a data category of a subject for a purpose?",
         description=(
             "Ask whether CONTROLLER may use CATEGORY of SUBJECT's data for PURPOSE, now or at a moment. A denial "
             "is an answer, not an error: the exit code is 0 either way; read `allowed`."
         ),
+        read=True,
     )
-    add_read_arguments(check)
     check.add_argument("subject", metavar="SUBJECT")
     check.add_argument("controller", metavar="CONTROLLER")
     check.add_argument("purpose", metavar="PURPOSE")
@@ -144,28 +146,31 @@ def _register_reads(actions: argparse._SubParsersAction[argparse.ArgumentParser]
     check.add_argument(
         "--verify", action="store_true", help="confirm an allowed answer with state proofs and the commit certificate"
     )
-    check.set_defaults(run=run_check)
 
-    records = actions.add_parser(
-        "records", help="a DID's consent records", description="Every consent record of a subject or controller DID."
+    records = add_action(
+        actions,
+        "records",
+        run_records,
+        help_text="a DID's consent records",
+        description="Every consent record of a subject or controller DID.",
+        read=True,
     )
-    add_read_arguments(records)
     records.add_argument("did", metavar="DID")
     records.add_argument("--by", choices=("subject", "controller"), default="subject", help="default: %(default)s")
-    records.set_defaults(run=run_records)
 
-    receipt = actions.add_parser(
+    receipt = add_action(
+        actions,
         "receipt",
-        help="export a consent receipt that verifies offline",
+        run_receipt,
+        help_text="export a consent receipt that verifies offline",
         description=(
             "Export a Kantara Consent Receipt 1.1 of the record's current revision, with the proof that verifies "
             "it offline (state proof, header, commit certificate, earlier revisions), as JSON."
         ),
+        read=True,
     )
-    add_read_arguments(receipt)
     _add_record_id(receipt)
     receipt.add_argument("--out", type=Path, metavar="FILE", help="write the receipt to a new FILE, not stdout")
-    receipt.set_defaults(run=run_receipt)
 
     verify = actions.add_parser(
         "verify-receipt",
@@ -235,40 +240,40 @@ def _change_fields(change: Any) -> list[tuple[str, str, Any]]:
     ]
 
 
-def run_request(args: argparse.Namespace) -> int:
-    terms, until = _terms(args), _valid_until_ms(args)
-    subject_account = parse_account(args.subject_account, "--subject-account")
+def _new_record(
+    args: argparse.Namespace,
+    terms: consent_pb2.Terms,
+    until: int,
+    call: Callable[[Any], Callable[..., Any]],
+    **extra: Any,
+) -> int:
+    """`request` or `grant` (chosen by `call` from client.consent): a new record of --ref, --subject,
+    --controller, the terms and their validity; `extra` are the call's other arguments."""
     with signer(args) as (client, account):
-        change = client.consent.request(
+        change = call(client.consent)(
             account,
             client_ref=_client_ref(args.ref),
             subject=args.subject,
-            subject_account=subject_account,
             controller=args.controller,
             terms=terms,
             valid_until_ms=until,
             timeout=args.timeout,
+            **extra,
         )
     return report_call(
         change.receipt, args.json, [*_change_fields(change), ("valid until ms", "valid_until_ms", until)]
     )
+
+
+def run_request(args: argparse.Namespace) -> int:
+    terms, until = _terms(args), _valid_until_ms(args)
+    subject_account = parse_account(args.subject_account, "--subject-account")
+    return _new_record(args, terms, until, lambda consent: consent.request, subject_account=subject_account)
 
 
 def run_grant(args: argparse.Namespace) -> int:
     terms, until = _terms(args), _valid_until_ms(args)
-    with signer(args) as (client, account):
-        change = client.consent.grant(
-            account,
-            client_ref=_client_ref(args.ref),
-            subject=args.subject,
-            controller=args.controller,
-            terms=terms,
-            valid_until_ms=until,
-            timeout=args.timeout,
-        )
-    return report_call(
-        change.receipt, args.json, [*_change_fields(change), ("valid until ms", "valid_until_ms", until)]
-    )
+    return _new_record(args, terms, until, lambda consent: consent.grant)
 
 
 def _record_id(text: str) -> bytes:

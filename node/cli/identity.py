@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dcrm.node.cli.calls import (
-    add_call_arguments,
-    add_read_arguments,
+    add_action,
     connect,
     parse_hex,
     report_call,
@@ -35,16 +34,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = actions.add_parser(
+    create = add_action(
+        actions,
         "create-did",
-        help="create a DID controlled by the key's account",
+        run_create_did,
+        help_text="create a DID controlled by the key's account",
         description=(
             "Create a did:dcrm DID whose #key-1 is the key's public key (authentication and assertionMethod) and "
             "whose controlling account is the key's account. The DID is derived from the account and a salt: "
             "random unless --salt is given (a fresh key and salt make a pseudonymous DID)."
         ),
     )
-    add_call_arguments(create)
     create.add_argument("--salt", metavar="HEX", help="1 to 32 bytes as hex (default: 16 random bytes)")
     create.add_argument(
         "--service",
@@ -54,79 +54,81 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar=("FRAGMENT", "TYPE", "ENDPOINT"),
         help="a service of the document, e.g. crm LinkedDomains https://crm.acme.example (repeatable)",
     )
-    create.set_defaults(run=run_create_did)
 
-    resolve = actions.add_parser(
+    resolve = add_action(
+        actions,
         "resolve",
-        help="resolve a DID, now or at a past block height or time",
+        run_resolve,
+        help_text="resolve a DID, now or at a past block height or time",
         description="Resolve DID: its document and metadata now, or the version in effect at a height or time.",
+        read=True,
     )
-    add_read_arguments(resolve)
     resolve.add_argument("did", metavar="DID")
     point = resolve.add_mutually_exclusive_group()
     point.add_argument("--at-height", type=int, metavar="HEIGHT", help="the version in effect at this block height")
     point.add_argument("--at-time-ms", type=int, metavar="MS", help="the version in effect at this block time (ms)")
-    resolve.set_defaults(run=run_resolve)
 
-    deactivate = actions.add_parser(
-        "deactivate",
-        help="deactivate a DID for good",
-        description="Deactivate DID permanently; the key's account must control it.",
-    )
-    add_call_arguments(deactivate)
-    deactivate.add_argument("did", metavar="DID")
-    deactivate.set_defaults(run=run_deactivate)
+    for name, run, help_text, description in (
+        (
+            "deactivate",
+            run_deactivate,
+            "deactivate a DID for good",
+            "Deactivate DID permanently; the key's account must control it.",
+        ),
+        (
+            "register-issuer",
+            run_register_issuer,
+            "an admin registers a DID as a credential issuer",
+            "The key's account (role admin) registers DID as a credential issuer.",
+        ),
+    ):
+        add_action(actions, name, run, help_text=help_text, description=description).add_argument("did", metavar="DID")
 
-    issuer = actions.add_parser(
-        "register-issuer",
-        help="an admin registers a DID as a credential issuer",
-        description="The key's account (role admin) registers DID as a credential issuer.",
-    )
-    add_call_arguments(issuer)
-    issuer.add_argument("did", metavar="DID")
-    issuer.set_defaults(run=run_register_issuer)
-
-    schema = actions.add_parser(
+    schema = add_action(
+        actions,
         "register-schema",
-        help="an issuer registers a credential schema",
+        run_register_schema,
+        help_text="an issuer registers a credential schema",
         description=(
             "Register the schema NAME/VERSION of an issuer DID the key controls; the chain keeps the sha256 of "
             "the schema document FILE, which stays off chain. Prints the schema id."
         ),
     )
-    add_call_arguments(schema)
     schema.add_argument("--issuer", required=True, metavar="DID", help="the issuer DID")
     schema.add_argument("--name", required=True, metavar="NAME")
     schema.add_argument("--version", required=True, metavar="VERSION")
     schema.add_argument("--attribute", action="append", required=True, metavar="NAME", help="a claim name (repeatable)")
     schema.add_argument("--content", type=Path, required=True, metavar="FILE", help="the schema document")
-    schema.set_defaults(run=run_register_schema)
 
-    status_list = actions.add_parser(
+    status_list = add_action(
+        actions,
         "create-status-list",
-        help="an issuer creates a revocation or suspension list",
+        run_create_status_list,
+        help_text="an issuer creates a revocation or suspension list",
         description="Create the Bitstring status list LIST of an issuer DID the key controls.",
     )
-    add_call_arguments(status_list)
-    status_list.add_argument("--issuer", required=True, metavar="DID", help="the issuer DID")
-    status_list.add_argument("--list", dest="list_id", required=True, metavar="LIST", help="the list id")
+    _add_status_list(status_list)
     status_list.add_argument("--purpose", choices=("revocation", "suspension"), default="revocation")
     status_list.add_argument(
         "--size", type=int, default=None, metavar="N", help="entries, a multiple of 8 from 131072 to 1048576"
     )
-    status_list.set_defaults(run=run_create_status_list)
 
     for name, verb in (
         ("revoke", "revoke (for good) the credential at INDEX of a revocation list"),
         ("suspend", "suspend the credential at INDEX of a suspension list"),
         ("unsuspend", "lift the suspension of the credential at INDEX"),
     ):
-        parser = actions.add_parser(name, help=verb, description=f"An issuer's controller: {verb}.")
-        add_call_arguments(parser)
-        parser.add_argument("--issuer", required=True, metavar="DID", help="the issuer DID")
-        parser.add_argument("--list", dest="list_id", required=True, metavar="LIST", help="the list id")
+        parser = add_action(
+            actions, name, run_set_status, help_text=verb, description=f"An issuer's controller: {verb}."
+        )
+        _add_status_list(parser)
         parser.add_argument("--index", type=int, required=True, metavar="N", help="the credential's list index")
-        parser.set_defaults(run=run_set_status, status_action=name)
+        parser.set_defaults(status_action=name)
+
+
+def _add_status_list(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--issuer", required=True, metavar="DID", help="the issuer DID")
+    parser.add_argument("--list", dest="list_id", required=True, metavar="LIST", help="the list id")
 
 
 def run_create_did(args: argparse.Namespace) -> int:

@@ -8,11 +8,11 @@ Amounts are integers in the class's minor units. Accounts are 40 hex digits. A r
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from dcrm.node.cli.calls import (
-    add_call_arguments,
-    add_read_arguments,
+    add_action,
     connect,
     parse_duration_ms,
     parse_hash,
@@ -40,10 +40,13 @@ def _add_hash(parser: argparse.ArgumentParser, name: str, what: str) -> None:
 
 
 def _call(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, description: str
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    help_text: str,
+    description: str,
 ) -> argparse.ArgumentParser:
-    parser = actions.add_parser(name, help=help_text, description=description)
-    add_call_arguments(parser)
+    parser = add_action(actions, name, run, help_text=help_text, description=description)
     _add_class(parser)
     return parser
 
@@ -64,6 +67,7 @@ def _register_create_and_mint(actions: argparse._SubParsersAction[argparse.Argum
     create = _call(
         actions,
         "create-class",
+        run_create_class,
         "an issuer creates a token class",
         "The key's account (role issuer) creates a class and owns it; minter and freezer default to it.",
     )
@@ -77,24 +81,26 @@ def _register_create_and_mint(actions: argparse._SubParsersAction[argparse.Argum
     )
     create.add_argument("--minter", metavar="HEX", help="the minting account (default: the key's)")
     create.add_argument("--freezer", metavar="HEX", help="the freezing account (default: the key's)")
-    create.set_defaults(run=run_create_class)
 
-    mint = _call(actions, "mint", "the class minter mints tokens", "The key's account (the minter) mints to --to.")
+    mint = _call(
+        actions, "mint", run_mint, "the class minter mints tokens", "The key's account (the minter) mints to --to."
+    )
     mint.add_argument("--to", required=True, metavar="HEX", help="the receiving account")
     _add_amount(mint)
     _add_hash(mint, "reference", "reference of what earned the tokens (optional)")
-    mint.set_defaults(run=run_mint)
 
 
 def _register_moves(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    transfer = _call(actions, "transfer", "send free tokens", "The key's account sends free tokens to --to.")
+    transfer = _call(
+        actions, "transfer", run_transfer, "send free tokens", "The key's account sends free tokens to --to."
+    )
     transfer.add_argument("--to", required=True, metavar="HEX", help="the receiving account")
     _add_amount(transfer)
-    transfer.set_defaults(run=run_transfer)
 
     approve = _call(
         actions,
         "approve",
+        run_approve,
         "allow a spender to spend tokens",
         "Set --spender's allowance over the key's tokens to --amount (0 removes it; approving overwrites).",
     )
@@ -103,56 +109,71 @@ def _register_moves(actions: argparse._SubParsersAction[argparse.ArgumentParser]
     approve.add_argument(
         "--expected", type=int, metavar="N", help="fail with AllowanceChanged unless the allowance is N now"
     )
-    approve.set_defaults(run=run_approve)
 
     transfer_from = _call(
         actions,
         "transfer-from",
+        run_transfer_from,
         "spend another account's tokens within an allowance",
         "The key's account spends --owner's tokens within its allowance and sends them to --to.",
     )
     transfer_from.add_argument("--owner", required=True, metavar="HEX", help="the account whose tokens are spent")
     transfer_from.add_argument("--to", required=True, metavar="HEX", help="the receiving account")
     _add_amount(transfer_from)
-    transfer_from.set_defaults(run=run_transfer_from)
 
-    burn = _call(actions, "burn", "destroy free tokens", "The key's account destroys free tokens.")
+    burn = _call(actions, "burn", run_burn, "destroy free tokens", "The key's account destroys free tokens.")
     _add_amount(burn)
-    burn.set_defaults(run=run_burn)
 
     redeem = _call(
-        actions, "redeem", "spend free tokens on a reward", "The key's account spends free tokens on the --reward."
+        actions,
+        "redeem",
+        run_redeem,
+        "spend free tokens on a reward",
+        "The key's account spends free tokens on the --reward.",
     )
     _add_amount(redeem)
     _add_hash(redeem, "reward", "reward (required)")
-    redeem.set_defaults(run=run_redeem)
 
     for name, verb in (("freeze", "freezes"), ("thaw", "thaws")):
-        parser = _call(actions, name, f"the class freezer {verb} an account", f"The key's account {verb} --account.")
+        parser = _call(
+            actions,
+            name,
+            run_freeze_or_thaw,
+            f"the class freezer {verb} an account",
+            f"The key's account {verb} --account.",
+        )
         parser.add_argument("--account", required=True, metavar="HEX", help="the account")
-        parser.set_defaults(run=run_freeze_or_thaw, freeze_action=name)
+        parser.set_defaults(freeze_action=name)
 
     for name, verb in (("hold", "holds (stakes)"), ("release", "releases held")):
-        parser = _call(actions, name, f"the key's account {verb} tokens", f"The key's account {verb} tokens.")
+        parser = _call(
+            actions, name, run_hold_or_release, f"the key's account {verb} tokens", f"The key's account {verb} tokens."
+        )
         _add_amount(parser)
-        parser.set_defaults(run=run_hold_or_release, hold_action=name)
+        parser.set_defaults(hold_action=name)
 
 
 def _register_reads(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    balance = actions.add_parser(
+    balance = add_action(
+        actions,
         "balance",
-        help="an account's balance, free, held and lots",
+        run_balance,
+        help_text="an account's balance, free, held and lots",
         description="An account's balance in a class: total, free, held, frozen, and its oldest lots.",
+        read=True,
     )
-    add_read_arguments(balance)
     _add_class(balance)
     balance.add_argument("account", metavar="ACCOUNT_HEX", help="the account (40 hex digits)")
-    balance.set_defaults(run=run_balance)
 
-    info = actions.add_parser("class", help="a token class and its supply", description="A class, its roles, supply.")
-    add_read_arguments(info)
+    info = add_action(
+        actions,
+        "class",
+        run_class,
+        help_text="a token class and its supply",
+        description="A class, its roles, supply.",
+        read=True,
+    )
     info.add_argument("class_id", metavar="CLASS")
-    info.set_defaults(run=run_class)
 
 
 # --- calls ------------------------------------------------------------------------------------------------------
