@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
@@ -35,20 +35,18 @@ from dcrm.client.errors import (
     InvalidArgument,
     NotFound,
     ProtocolError,
-    error_for_status,
     module_error_class,
-    raise_for_receipt,
 )
 from dcrm.client.keys import SigningKey, sha256
 from dcrm.client.proof import verify_state_proof
 from dcrm.client.transactions import decode_event
-from dcrm.runtime import QueryError
-from dcrm.runtime.errors import ErrorKind, TxRejected
+from dcrm.runtime.errors import TxRejected
 from dcrm.runtime.modules.consent import errors as runtime_errors
 from dcrm.runtime.modules.consent import records as runtime_records
 from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import MemoryKV
 from dcrm.v1 import consent_pb2, node_pb2, types_pb2
+from tests.support import harness_sdk
 from tests.support.consent_chain import (
     ACCESSOR,
     ACME,
@@ -61,33 +59,15 @@ from tests.support.consent_chain import (
     ConsentChain,
     make_terms,
 )
+from tests.support.harness_sdk import R
 from tests.support.runtime_harness import CHAIN_ID, RuntimeHarness, deterministic_key
 
-R = TypeVar("R", bound=Message)
 VALIDATOR = deterministic_key(1000)  # the GenesisBuilder's validator
 VALIDATORS: list[ValidatorKey] = [VALIDATOR.public_key]
-_GRPC = {
-    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
-    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
-    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
-    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
-}
 
 
-class HarnessClient:
+class HarnessClient(harness_sdk.HarnessClient):
     """Query, QueryState (with a certificate from the genesis validator) and chain id, answered by the runtime."""
-
-    def __init__(self, harness: RuntimeHarness) -> None:
-        self.harness = harness
-
-    def query(
-        self, module: str, method: str, request: Message, result_type: type[R], *, timeout: float | None = None
-    ) -> R:
-        try:
-            raw = self.harness.runtime.query(self.harness.store, module, method, request.SerializeToString())
-        except QueryError as error:
-            raise error_for_status(_GRPC[error.kind], error.message) from None
-        return result_type.FromString(raw)
 
     def state_proof(
         self,
@@ -123,36 +103,15 @@ class HarnessClient:
         return CHAIN_ID
 
 
-class HarnessAccount:
+class HarnessAccount(harness_sdk.HarnessAccount):
     """`Account.submit_and_wait`: one transaction per block; admission failures become InvalidArgument."""
 
-    def __init__(self, harness: RuntimeHarness, key: SigningKey) -> None:
-        self.harness = harness
-        self.key = key
-
-    @property
-    def account_id(self) -> bytes:
-        return self.key.account_id
-
-    def submit_and_wait(
-        self,
-        module: int,
-        method: int,
-        args: Message | bytes,
-        *,
-        valid_for: int = 100,
-        timeout: float | None = None,
-        check: bool = True,
-    ) -> types_pb2.Receipt:
-        assert isinstance(args, Message)
+    def call(self, module: int, method: int, args: Message) -> types_pb2.Receipt:
         try:
-            receipt = self.harness.call(self.key, module, method, args)
+            return super().call(module, method, args)
         except TxRejected as error:
             self.harness.nonces.pop(self.key.account_id, None)  # the nonce was not used
             raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, error.message) from None
-        if check:
-            raise_for_receipt(receipt)
-        return receipt
 
 
 @pytest.fixture

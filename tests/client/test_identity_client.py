@@ -11,12 +11,10 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import coincurve
-import grpc
 import pytest
-from google.protobuf.message import Message
 
 from dcrm.client.client import Client
 from dcrm.client.credentials import (
@@ -36,7 +34,6 @@ from dcrm.client.did import (
     from_public_key_multibase,
     to_public_key_multibase,
 )
-from dcrm.client.errors import error_for_status, raise_for_receipt
 from dcrm.client.identity import (
     DidAlreadyExists,
     IdentityApi,
@@ -50,70 +47,18 @@ from dcrm.client.identity import (
 )
 from dcrm.client.keys import SigningKey
 from dcrm.client.transactions import decode_event
-from dcrm.runtime import QueryError
-from dcrm.runtime.errors import ErrorKind
 from dcrm.runtime.modules.identity.did import base58btc as runtime_base58btc
 from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.runtime.state.kv import MemoryKV
-from dcrm.v1 import identity_pb2, types_pb2
+from dcrm.v1 import identity_pb2
+from tests.support.harness_sdk import HarnessAccount, HarnessClient
 from tests.support.runtime_harness import RuntimeHarness, deterministic_key
 
-R = TypeVar("R", bound=Message)
 ADMIN = deterministic_key(0)
 ACME = deterministic_key(10)
 ALICE = deterministic_key(1)
 MALLORY = deterministic_key(66)
 NEW_ACME = deterministic_key(11)
-_GRPC = {
-    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
-    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
-    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
-    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
-}
-
-
-class HarnessClient:
-    """`Client.query` answered by the runtime, with the node's status mapping of query errors."""
-
-    def __init__(self, harness: RuntimeHarness) -> None:
-        self.harness = harness
-
-    def query(
-        self, module: str, method: str, request: Message, result_type: type[R], *, timeout: float | None = None
-    ) -> R:
-        try:
-            raw = self.harness.runtime.query(self.harness.store, module, method, request.SerializeToString())
-        except QueryError as error:
-            raise error_for_status(_GRPC[error.kind], error.message) from None
-        return result_type.FromString(raw)
-
-
-class HarnessAccount:
-    """`Account.submit_and_wait`: one transaction per block, its receipt checked like the Client does."""
-
-    def __init__(self, harness: RuntimeHarness, key: SigningKey) -> None:
-        self.harness = harness
-        self.key = key
-
-    @property
-    def account_id(self) -> bytes:
-        return self.key.account_id
-
-    def submit_and_wait(
-        self,
-        module: int,
-        method: int,
-        args: Message | bytes,
-        *,
-        valid_for: int = 100,
-        timeout: float | None = None,
-        check: bool = True,
-    ) -> types_pb2.Receipt:
-        assert isinstance(args, Message)
-        receipt = self.harness.call(self.key, module, method, args)
-        if check:
-            raise_for_receipt(receipt)
-        return receipt
 
 
 @dataclass
