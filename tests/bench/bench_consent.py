@@ -23,15 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.message import Message
-
 from dcrm.client.keys import SigningKey
-from dcrm.client.transactions import build_transaction
-from dcrm.runtime import BlockContext
 from dcrm.runtime.modules.consent.errors import INDEX
 from dcrm.runtime.modules.consent.records import DEFAULT_MAX_EXPIRIES_PER_BLOCK, record_id_for
 from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.v1 import consent_pb2, types_pb2
+from tests.bench.blocks import NonceSigner, apply_timed
 from tests.support.consent_chain import ACME, CALL_INDEX, DAY_MS, consent_genesis, make_terms
 from tests.support.identity import genesis_did, identity_genesis
 from tests.support.runtime_harness import BLOCK_TIME_MS, GENESIS_TIME_MS, GenesisBuilder, RuntimeHarness, kv_backend
@@ -60,39 +57,15 @@ def _genesis(subjects: list[tuple[SigningKey, str]]) -> GenesisBuilder:
     return builder
 
 
-class _Bench:
+class _Bench(NonceSigner):
     def __init__(self, harness: RuntimeHarness) -> None:
-        self.harness = harness
-        self.nonces: dict[bytes, int] = {}
-
-    def sign(self, key: SigningKey, args: Message) -> types_pb2.Transaction:
-        nonce = self.nonces.get(key.account_id, 0)
-        self.nonces[key.account_id] = nonce + 1
-        return build_transaction(
-            key,
-            chain_id=self.harness.genesis.chain_id,
-            nonce=nonce,
-            valid_until=50_000,
-            module=INDEX,
-            method=CALL_INDEX[type(args)],
-            args=args,
-        )
+        super().__init__(harness, INDEX, CALL_INDEX)
 
     def apply(self, txs: list[types_pb2.Transaction], *, timestamp_ms: int | None = None) -> tuple[float, int]:
         """Seconds to apply and write one block (every call must succeed), and the block events it emitted."""
-        harness = self.harness
-        decoded = [harness.decode(tx) for tx in txs]
-        harness.timestamp_ms = timestamp_ms or harness.timestamp_ms + BLOCK_TIME_MS
-        ctx = BlockContext(harness.genesis.chain_id, harness.height + 1, harness.timestamp_ms, b"\x00" * 20)
-        started = time.perf_counter()
-        result = harness.runtime.apply_block(harness.store, ctx, decoded)
-        harness.store.write(result.writes)
-        elapsed = time.perf_counter() - started
-        harness.height += 1
-        failed = [receipt.error for receipt in result.receipts if not receipt.success]
-        if failed:
-            raise RuntimeError(f"{len(failed)} benchmark calls failed, first: {failed[0]}")
-        return elapsed, len(result.block_events)
+        decoded = [self.harness.decode(tx) for tx in txs]
+        seconds, result = apply_timed(self.harness, decoded, timestamp_ms=timestamp_ms)
+        return seconds, len(result.block_events)
 
 
 def _rates(count: int, seconds: list[float]) -> dict[str, int]:

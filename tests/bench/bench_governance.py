@@ -27,13 +27,13 @@ from typing import Any
 from google.protobuf.message import Message
 
 from dcrm.client.keys import SigningKey, sha256
-from dcrm.runtime import BlockContext
 from dcrm.runtime.modules.governance import quorum_size
 from dcrm.runtime.modules.governance.calls import MAX_OPEN_PROPOSALS
 from dcrm.runtime.modules.governance.errors import INDEX
 from dcrm.v1 import governance_pb2, types_pb2
+from tests.bench.blocks import apply_timed
 from tests.support.governance_chain import ADD, CALL_INDEX
-from tests.support.runtime_harness import BLOCK_TIME_MS, GenesisBuilder, RuntimeHarness, kv_backend
+from tests.support.runtime_harness import GenesisBuilder, RuntimeHarness, kv_backend
 
 __all__ = ["run"]
 
@@ -56,19 +56,8 @@ class _Bench:
 
     def apply(self, txs: list[types_pb2.Transaction]) -> tuple[float, list[types_pb2.Receipt]]:
         """Transactions per second of one block (apply + write) and its receipts; every call must succeed."""
-        harness = self.harness
-        decoded = [harness.decode(tx) for tx in txs]
-        harness.timestamp_ms += BLOCK_TIME_MS
-        ctx = BlockContext(harness.genesis.chain_id, harness.height + 1, harness.timestamp_ms, b"\x00" * 20)
-        started = time.perf_counter()
-        result = harness.runtime.apply_block(harness.store, ctx, decoded)
-        harness.store.write(result.writes)
-        elapsed = time.perf_counter() - started
-        harness.height += 1
-        failed = [receipt.error for receipt in result.receipts if not receipt.success]
-        if failed:
-            raise RuntimeError(f"{len(failed)} benchmark calls failed, first: {failed[0]}")
-        return len(txs) / elapsed, result.receipts
+        seconds, result = apply_timed(self.harness, [self.harness.decode(tx) for tx in txs])
+        return len(txs) / seconds, result.receipts
 
     def lookup_us(self, height: int) -> float:
         """Microseconds per Runtime.validators_at(height) on the committed state."""

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dcrm.runtime import BlockContext, SignedTransaction
 from dcrm.runtime.modules.identity.did import derive_did
 from dcrm.v1 import identity_pb2, types_pb2
+from tests.bench.blocks import apply_timed
 from tests.support.identity import (
     CREATE_DID,
     CREATE_STATUS_LIST,
@@ -31,7 +31,7 @@ from tests.support.identity import (
     key_method,
     remove_key,
 )
-from tests.support.runtime_harness import BLOCK_TIME_MS, RuntimeHarness, deterministic_key, kv_backend
+from tests.support.runtime_harness import RuntimeHarness, deterministic_key, kv_backend
 
 __all__ = ["run"]
 
@@ -41,24 +41,9 @@ ISSUER = deterministic_key(5_000)
 QUERIES = 2_000
 
 
-def _apply_timed(harness: RuntimeHarness, txs: list[SignedTransaction]) -> float:
-    """Seconds to apply one block of decoded transactions and write its result; checks they all succeeded."""
-    harness.timestamp_ms += BLOCK_TIME_MS
-    ctx = BlockContext(harness.genesis.chain_id, harness.height + 1, harness.timestamp_ms, b"\x00" * 20)
-    started = time.perf_counter()
-    result = harness.runtime.apply_block(harness.store, ctx, txs)
-    harness.store.write(result.writes)
-    elapsed = time.perf_counter() - started
-    harness.height += 1
-    failed = [receipt.error for receipt in result.receipts if not receipt.success]
-    if failed:
-        raise RuntimeError(f"{len(failed)} benchmark calls failed, first: {failed[0]}")
-    return elapsed
-
-
 def _blocks(harness: RuntimeHarness, blocks: list[list[types_pb2.Transaction]]) -> dict[str, float]:
     decoded = [[harness.decode(tx) for tx in block] for block in blocks]
-    seconds = sum(_apply_timed(harness, block) for block in decoded)
+    seconds = sum(apply_timed(harness, block)[0] for block in decoded)
     count = sum(len(block) for block in decoded)
     return {"transactions": count, "seconds": round(seconds, 4), "tx_per_s": round(count / seconds)}
 

@@ -20,18 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.message import Message
-
 from dcrm.client.keys import SigningKey
-from dcrm.client.transactions import build_transaction
-from dcrm.runtime import BlockContext
 from dcrm.runtime.modules.tokens.errors import INDEX
 from dcrm.v1 import tokens_pb2, types_pb2
-from tests.support.runtime_harness import BLOCK_TIME_MS, RuntimeHarness, kv_backend
+from tests.bench.blocks import NonceSigner, apply_timed
+from tests.support.runtime_harness import RuntimeHarness, kv_backend
 from tests.support.tokens_chain import CALL_INDEX, ISSUER, MINTER, tokens_genesis
 
 __all__ = ["run"]
@@ -49,39 +45,14 @@ def _keys(count: int, base: int) -> list[SigningKey]:
     return [SigningKey((base + index).to_bytes(32, "big")) for index in range(count)]
 
 
-class _Bench:
+class _Bench(NonceSigner):
     def __init__(self, harness: RuntimeHarness) -> None:
-        self.harness = harness
-        self.nonces: dict[bytes, int] = {}
-
-    def sign(self, key: SigningKey, args: Message) -> types_pb2.Transaction:
-        nonce = self.nonces.get(key.account_id, 0)
-        self.nonces[key.account_id] = nonce + 1
-        return build_transaction(
-            key,
-            chain_id=self.harness.genesis.chain_id,
-            nonce=nonce,
-            valid_until=50_000,
-            module=INDEX,
-            method=CALL_INDEX[type(args)],
-            args=args,
-        )
+        super().__init__(harness, INDEX, CALL_INDEX)
 
     def apply(self, txs: list[types_pb2.Transaction]) -> float:
         """Transactions per second of one block (apply + write); every call must succeed."""
-        harness = self.harness
-        decoded = [harness.decode(tx) for tx in txs]
-        harness.timestamp_ms += BLOCK_TIME_MS
-        ctx = BlockContext(harness.genesis.chain_id, harness.height + 1, harness.timestamp_ms, b"\x00" * 20)
-        started = time.perf_counter()
-        result = harness.runtime.apply_block(harness.store, ctx, decoded)
-        harness.store.write(result.writes)
-        elapsed = time.perf_counter() - started
-        harness.height += 1
-        failed = [receipt.error for receipt in result.receipts if not receipt.success]
-        if failed:
-            raise RuntimeError(f"{len(failed)} benchmark calls failed, first: {failed[0]}")
-        return len(txs) / elapsed
+        seconds, _result = apply_timed(self.harness, [self.harness.decode(tx) for tx in txs])
+        return len(txs) / seconds
 
 
 def _rates(samples: list[float]) -> dict[str, int]:
