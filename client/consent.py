@@ -5,14 +5,16 @@ Subjects and controllers are did:dcrm DIDs of the identity module (`client.ident
 controls a DID there acts for it here. Calls (dcrm.v1.consent messages): 1 RequestConsent, 7 TerminateConsent,
 8 InvalidateConsent, 9 LogAccess (an account with the role "controller" that controls the controller DID);
 2 GrantConsent, 3 GrantRequest, 4 RefuseRequest, 5 RenewConsent, 6 WithdrawConsent (an account that controls the
-subject DID); call 0 is retired. Queries ("consent" module): check, record, history, records_by_subject,
-records_by_controller, access_log, did. Use it as `client.consent`:
+subject DID); call 0 is retired. Queries ("consent" module): check, check_many, record, history,
+records_by_subject, records_by_controller, access_log, did. Use it as `client.consent`:
 
 ```python
 alice_did = client.identity.create_did(alice, alice.key.public_key).did
 change = client.consent.grant(alice, client_ref=b"signup-42", subject=alice_did, controller=acme_did,
                               terms=terms, valid_until_ms=until)
 answer = client.consent.check(alice_did, acme_did, "newsletter", "email")
+answers = client.consent.check_many([(alice_did, acme_did, "newsletter", "email"),
+                                     (bob_did, acme_did, "offers", "email", at_ms)])  # one call, in order
 receipt = client.consent.receipt(change.record_id)          # JSON-ready dict with its proof
 verify_consent_receipt(json.dumps(receipt), validators)      # offline; raises ReceiptInvalid
 client.consent.withdraw(alice, change.record_id)
@@ -24,7 +26,7 @@ The module's rules and storage are documented in docs/modules/consent.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -65,6 +67,7 @@ __all__ = [
     "BadUri",
     "BadValidity",
     "CategoryNotCovered",
+    "CheckTuple",
     "ConsentApi",
     "ConsentChange",
     "ConsentClient",
@@ -96,6 +99,9 @@ __all__ = [
 ]
 
 R = TypeVar("R", bound=Message)
+
+# One check of check_many: (subject, controller, purpose, data_category) or (..., at_ms), at_ms 0 or None: now.
+CheckTuple = tuple[str, str, str, str] | tuple[str, str, str, str, int | None]
 
 MODULE_INDEX = 2
 MODULE_NAME = "consent"
@@ -565,25 +571,52 @@ class ConsentApi:
             self._verify_allowed(result, at_ms or 0, validators)
         return result
 
+    def check_many(
+        self,
+        checks: Sequence[CheckTuple],
+        *,
+        verify: bool = False,
+        validators: Sequence[ValidatorKey] | None = None,
+    ) -> list[consent_pb2.CheckResult]:
+        """`check` of each (subject, controller, purpose, data_category) or (..., at_ms) tuple in one query:
+        results[i] answers checks[i], all from one state of the node (at_ms 0 or None: now). The node accepts at
+        most 1,000 checks per call; split larger sets (each call is then answered from its own state).
+
+        With `verify`, the allowed answers are confirmed as `check(verify=True)` confirms one, each distinct
+        state key proven once. Raises ValueError for a tuple of another length, InvalidArgument for more than
+        1,000 checks or a malformed one (the message names its position, `checks[3]: ...`), other RpcError
+        subclasses, and with `verify` ProofError, CertificateError or ProtocolError as `check`.
+        """
+        queries = [_check_query(position, item) for position, item in enumerate(checks)]
+        if not queries:
+            return []
+        answer = self._query("check_many", consent_pb2.CheckManyQuery(checks=queries), consent_pb2.CheckManyResult)
+        results = list(answer.results)
+        if len(results) != len(queries):
+            raise ProtocolError(f"check_many of {len(queries)} checks was answered with {len(results)} results")
+        if verify:
+            allowed = [(result, query.at_ms) for result, query in zip(results, queries, strict=True) if result.allowed]
+            proven = self._prove_keys((key for result, _ in allowed for key in result.state_keys), validators)
+            for result, at_ms in allowed:
+                _check_proven(result, at_ms, proven)
+        return results
+
     def _verify_allowed(
         self, result: consent_pb2.CheckResult, at_ms: int, validators: Sequence[ValidatorKey] | None
     ) -> None:
-        proven: list[bytes] = []
-        for key in result.state_keys:
+        _check_proven(result, at_ms, self._prove_keys(result.state_keys, validators))
+
+    def _prove_keys(self, keys: Iterable[bytes], validators: Sequence[ValidatorKey] | None) -> dict[bytes, bytes]:
+        """The proven value of each distinct key (one verified QueryState each); ProtocolError when one is absent."""
+        proven: dict[bytes, bytes] = {}
+        for key in keys:
+            if key in proven:
+                continue
             proof = self._client.state_proof(key, verify=True, validators=validators).proof
             if not proof.exists:
                 raise ProtocolError(f"the check names state key {key!r}, which the proof shows absent")
-            proven.append(proof.value)
-        if not proven or not result.state_keys[0].startswith(_RECORD_PREFIX):
-            raise ProtocolError("an allowed check must name the record's state key first")
-        current = _decode_record(proven[0])
-        if current.record_id != result.record_id:
-            raise ProtocolError(f"the proven record is {current.record_id.hex()}, not {result.record_id.hex()}")
-        in_force = current if len(proven) == 1 or not at_ms else _decode_record(proven[-1])
-        if in_force.state not in VALID_STATES or (at_ms and not in_force.valid_from_ms <= at_ms):
-            raise ProtocolError(f"the proven record {current.record_id.hex()} is {state_name(in_force.state)}")
-        if at_ms and at_ms >= in_force.valid_until_ms:
-            raise ProtocolError(f"the proven record was valid until {in_force.valid_until_ms}, before {at_ms}")
+            proven[key] = proof.value
+        return proven
 
     def record(
         self, record_id: bytes, *, verify: bool = False, validators: Sequence[ValidatorKey] | None = None
@@ -686,6 +719,33 @@ class ConsentApi:
         current = _decode_record(response.proof.value)
         history = self.history(record_id, before=current.revision) if current.revision else []
         return build_consent_receipt(self._client.chain_id(), response, history)
+
+
+def _check_query(position: int, item: CheckTuple) -> consent_pb2.CheckQuery:
+    if len(item) not in (4, 5):
+        raise ValueError(
+            f"checks[{position}] must be (subject, controller, purpose, data_category[, at_ms]), got {len(item)} items"
+        )
+    subject, controller, purpose, data_category = item[:4]
+    at_ms = item[4] if len(item) == 5 else None
+    return consent_pb2.CheckQuery(
+        subject=subject, controller=controller, purpose=purpose, data_category=data_category, at_ms=at_ms or 0
+    )
+
+
+def _check_proven(result: consent_pb2.CheckResult, at_ms: int, values: Mapping[bytes, bytes]) -> None:
+    """Raise ProtocolError unless the proven `values` of the result's state keys support its "allowed"."""
+    proven = [values[key] for key in result.state_keys]
+    if not proven or not result.state_keys[0].startswith(_RECORD_PREFIX):
+        raise ProtocolError("an allowed check must name the record's state key first")
+    current = _decode_record(proven[0])
+    if current.record_id != result.record_id:
+        raise ProtocolError(f"the proven record is {current.record_id.hex()}, not {result.record_id.hex()}")
+    in_force = current if len(proven) == 1 or not at_ms else _decode_record(proven[-1])
+    if in_force.state not in VALID_STATES or (at_ms and not in_force.valid_from_ms <= at_ms):
+        raise ProtocolError(f"the proven record {current.record_id.hex()} is {state_name(in_force.state)}")
+    if at_ms and at_ms >= in_force.valid_until_ms:
+        raise ProtocolError(f"the proven record was valid until {in_force.valid_until_ms}, before {at_ms}")
 
 
 # -- consent receipts ----------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "identity": lambda: bench_identity.run(blocks=5, block_size=2_000),
     "consent": lambda: bench_consent.run(blocks=3, block_size=2_000, checks=20_000),
     "tokens": lambda: bench_tokens.run(blocks=3, block_size=3_000),
-    "consent_grpc": lambda: bench_consent_grpc.run(seconds=10, processes=3, threads=4),
+    "consent_grpc": lambda: bench_consent_grpc.run(seconds=10, processes=3, threads=4, batch=100),
     "pbft": lambda: bench_pbft.run(transactions=20_000, latency_seconds=10),
 }
 
@@ -42,7 +42,7 @@ AIMS = {
     "identity": "create_did, update_did, revoke apply >= 5,000 tx/s (c); resolve >= 5,000 queries/s",
     "consent": "grant, withdraw apply >= 5,000 tx/s (c); check >= 5,000 queries/s in the runtime",
     "tokens": "mint, transfer (spread, hot key, expiring lots) apply >= 5,000 tx/s (c)",
-    "consent_grpc": "one node answers >= 5,000 unverified consent checks/s through gRPC",
+    "consent_grpc": "one node answers >= 5,000 unverified consent checks/s through gRPC (check; check_many of 100)",
     "pbft": "four validators >= 2,000 committed tx/s; p99 <= 1 s at half load; leader failover <= 2 s",
 }
 

@@ -1204,6 +1204,50 @@ class CheckResult(_message.Message):
 Global___CheckResult: _TypeAlias = CheckResult  # noqa: Y015
 
 @_typing.final
+class CheckManyQuery(_message.Message):
+    """Query "check_many": up to 1,000 checks answered from one state snapshot (a campaign, a nightly sync)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckQuery]: ...
+    def __init__(
+        self,
+        *,
+        checks: _abc.Iterable[Global___CheckQuery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckManyQuery: _TypeAlias = CheckManyQuery  # noqa: Y015
+
+@_typing.final
+class CheckManyResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckResult]:
+        """results[i] is what "check" answers for checks[i], in the same state"""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___CheckResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckManyResult: _TypeAlias = CheckManyResult  # noqa: Y015
+
+@_typing.final
 class RecordQuery(_message.Message):
     """Query "record": the current revision of a record."""
 

@@ -3,7 +3,8 @@
 `check` without a time is one index seek and one record read: consent/grant/<subject>/<controller>/<purpose>/
 <category>/ holds exactly the records valid for processing. With `at_ms` it walks consent/history/... (records
 given at or before that moment, newest first, at most MAX_HISTORY_SCAN of them) and finds each one's revision
-in force at that moment by binary search over its revisions.
+in force at that moment by binary search over its revisions. `check_many` answers up to MAX_CHECKS of them from
+the one state it is given (the node's Query RPC passes a snapshot), each exactly as `check` would.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+from dcrm.runtime.errors import DispatchError
 from dcrm.runtime.module import QueryDef
 from dcrm.runtime.modules.consent import errors, records, rules
 from dcrm.runtime.modules.consent.records import INVALIDATED, Stored
@@ -41,6 +43,7 @@ V = TypeVar("V")
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 MAX_HISTORY_SCAN = 32  # records examined by a check at a past moment (the most recent ones given before it)
+MAX_CHECKS = 1_000  # checks in one check_many
 
 
 def _page_limit(limit: int) -> int:
@@ -61,6 +64,22 @@ def check(state: KVReader, query: consent_pb2.CheckQuery) -> consent_pb2.CheckRe
     if query.at_ms == 0:
         return _check_now(state, prefix)
     return _check_at(state, prefix, query.at_ms)
+
+
+def check_many(state: KVReader, query: consent_pb2.CheckManyQuery) -> consent_pb2.CheckManyResult:
+    """`check` of each query in order, all against `state`. A malformed check fails the whole batch with the
+    error `check` raises, its message prefixed with the check's position (`checks[3]: subject ...`)."""
+    if len(query.checks) > MAX_CHECKS:
+        raise errors.BAD_LIST(
+            f"checks holds {len(query.checks):,} checks, at most {MAX_CHECKS:,} allowed per check_many"
+        )
+    answers: list[consent_pb2.CheckResult] = []
+    for position, item in enumerate(query.checks):
+        try:
+            answers.append(check(state, item))
+        except DispatchError as error:
+            raise error.error(f"checks[{position}]: {error.message}") from None
+    return consent_pb2.CheckManyResult(results=answers)
 
 
 def _check_now(state: KVReader, prefix: bytes) -> consent_pb2.CheckResult:
@@ -243,6 +262,7 @@ def did(state: KVReader, query: consent_pb2.DidQuery) -> consent_pb2.DidResult:
 
 QUERIES: tuple[QueryDef[Any, Any], ...] = (
     QueryDef("check", consent_pb2.CheckQuery, consent_pb2.CheckResult, check),
+    QueryDef("check_many", consent_pb2.CheckManyQuery, consent_pb2.CheckManyResult, check_many),
     QueryDef("record", consent_pb2.RecordQuery, consent_pb2.RecordResult, record),
     QueryDef("history", consent_pb2.HistoryQuery, consent_pb2.HistoryResult, history),
     QueryDef("records_by_subject", consent_pb2.ListQuery, consent_pb2.ListResult, records_by_subject),
