@@ -5,6 +5,10 @@ Threads: one driver thread owns the core and carries out its actions in order; t
 messages and gossip on its own threads, which only enqueue events; a timer thread enqueues fired timers;
 catch-up requests run on a small pool so a slow peer never stalls the driver. Votes are appended to the
 synced vote log before the action that sends them is carried out (the core orders them so).
+
+What peers send passes a `PeerGuard` on the transport's threads first: undecodable, oversized, flooded or
+replayed payloads are dropped before they reach the driver's queue, and a peer that keeps sending them is
+disconnected for a cooling-off period (`Transport.disconnect`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from dcrm.node.consensus.pbft.blocks import HeaderBlockInspector
 from dcrm.node.consensus.pbft.config import ConsensusConfig as CoreConfig
 from dcrm.node.consensus.pbft.core import ChainHead, PbftCore
 from dcrm.node.consensus.pbft.signing import Secp256k1Recoverer, Secp256k1Signer
-from dcrm.node.consensus.pbft.timers import TimerKey
+from dcrm.node.consensus.pbft.timers import TimerKey, TimerKind
+from dcrm.node.consensus.peer_guard import PeerGuard, PeerPolicy
 from dcrm.node.consensus.timer_thread import TimerThread
 from dcrm.node.mempool import Mempool
 from dcrm.node.metrics import ConsensusMetrics
@@ -86,6 +91,7 @@ class PbftEngine:
         *,
         metrics: ConsensusMetrics | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        peer_policy: PeerPolicy | None = None,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
@@ -97,6 +103,7 @@ class PbftEngine:
         self._admit = admit
         self._metrics = metrics
         self._clock_ms = clock_ms
+        self.guard = PeerGuard(peer_policy or PeerPolicy(), self._disconnect)
         self._events: queue.Queue[ev.Event | _BuildDue | _Stop] = queue.Queue()
         self._last_commit = time.monotonic()
         # A leader proposes once transactions waited a gathering window, or an empty block when idle; an
@@ -160,22 +167,32 @@ class PbftEngine:
     def _on_message(self, peer: PeerId, payload: bytes) -> None:
         account = self._account_of.get(peer)
         if account is None:
-            log.warning("consensus message from %s, which maps to no validator account; dropped", peer)
+            self.guard.offence(peer, "from no validator account")
             return
-        self._events.put(ev.MessageReceived(account, payload))
+        if self.guard.consensus_message(peer, payload):
+            self._events.put(ev.MessageReceived(account, payload))
 
     def _on_transactions(self, peer: PeerId, payload: bytes) -> None:
         try:
             bundle = node_pb2.SubmitBatchRequest.FromString(payload)
         except Exception:  # a garbage bundle from a peer: drop it, never crash the delivery thread
-            log.warning("undecodable transaction bundle from %s dropped", peer)
+            log.debug("undecodable transaction bundle from %s dropped", peer)
+            self.guard.offence(peer, "undecodable transaction bundle")
             return
         for tx in bundle.transactions:
             self._admit(tx)
 
+    def _disconnect(self, peer: PeerId, seconds: float, reason: str) -> None:
+        try:
+            self.transport.disconnect(peer, seconds, reason)  # logs the reason at WARNING
+        except TransportError as error:
+            log.warning("could not disconnect %s (%s): %s", peer, reason, error)
+
     def _serve_catch_up(self, peer: PeerId, payload: bytes) -> bytes:
-        request = consensus_pb2.CatchUpRequest.FromString(payload)
+        request = self.guard.catch_up_request(peer, payload)
         answer = consensus_pb2.CertifiedBlocks()
+        if request is None:  # garbage, a flood, or a peer cooling off: an empty answer, never an exception
+            return consensus_pb2.ConsensusMessage(certified_blocks=answer).SerializeToString()
         size = 0
         store = self.chain.store
         height = max(1, request.from_height)
@@ -200,11 +217,25 @@ class PbftEngine:
                 if isinstance(event, _BuildDue):
                     self._build(event.request)
                 else:
-                    self._execute(self.core.handle(event))
+                    self._execute(self._handle(event))
             except Exception:
                 log.exception("consensus driver failed handling %s", type(event).__name__)
             if self._metrics is not None:
                 self._metrics.view.set(self.core.view)
+
+    def _handle(self, event: ev.Event) -> list[act.Action]:
+        """`core.handle`, counting the view changes it makes and the view timeouts that caused one."""
+        core = self.core
+        height, view = core.height, core.view
+        actions = core.handle(event)
+        if self._metrics is not None:
+            # A new height starts in view 0; a view above it, at the same height or the next, was changed into.
+            changed = core.view > view if core.height == height else core.view > 0
+            if changed:
+                self._metrics.view_changes.inc()
+                if isinstance(event, ev.TimerFired) and event.timer.kind is TimerKind.VIEW_TIMEOUT:
+                    self._metrics.round_timeouts.inc()
+        return actions
 
     def _execute(self, actions: Sequence[act.Action]) -> None:
         for action in actions:
@@ -271,7 +302,7 @@ class PbftEngine:
         self._executed[assembled.block_hash] = ExecutedBlock(
             assembled.header, assembled.block, assembled.block_hash, assembled.result
         )
-        self._execute(self.core.handle(ev.ProposalBuilt(height, view, assembled.block.SerializeToString())))
+        self._execute(self._handle(ev.ProposalBuilt(height, view, assembled.block.SerializeToString())))
 
     def _run_block(self, block: bytes) -> ExecutedBlock | None:
         header_height = self.chain.head.height + 1
@@ -289,7 +320,7 @@ class PbftEngine:
     def _validate(self, height: int, block_hash: bytes, block: bytes) -> None:
         executed = self._executed.get(block_hash) or self._run_block(block)
         valid = executed is not None and executed.block_hash == block_hash
-        self._execute(self.core.handle(ev.BlockValidated(height, block_hash, valid)))
+        self._execute(self._handle(ev.BlockValidated(height, block_hash, valid)))
 
     def _commit(self, height: int, block_hash: bytes, block: bytes, certificate: types_pb2.CommitCertificate) -> None:
         executed = self._executed.get(block_hash) or self._run_block(block)
@@ -302,7 +333,7 @@ class PbftEngine:
         self._executed.clear()
         self.mempool.remove(tx.hash for tx in executed.result.transactions)
         self.mempool.prune_expired(height + 1)
-        self._execute(self.core.handle(ev.BlockCommitted(height, block_hash)))
+        self._execute(self._handle(ev.BlockCommitted(height, block_hash)))
 
     def _request_blocks(self, account: bytes, from_height: int) -> None:
         peer = self._peer_of.get(account)
@@ -316,7 +347,8 @@ class PbftEngine:
             except TransportError as error:
                 log.debug("catch-up from %s failed: %s", peer, error)
                 return
-            self._events.put(ev.MessageReceived(account, answer))
+            if self.guard.catch_up_answer(peer, answer):
+                self._events.put(ev.MessageReceived(account, answer))
 
         if not self._stopping.is_set():
             self._requests.submit(fetch)

@@ -47,6 +47,10 @@ py-libp2p traps configured away (FIELD-NOTES and the library source)
 - Subscription channels hold 32 messages: a task drains each into the bounded gossip delivery queue at once;
   what does not fit is dropped and counted (gossip is best effort; consensus never relies on it).
 - Drops the library still makes are logged by it; a logging filter counts them (`TransportStats.library_dropped`).
+
+Cooling-off (`disconnect(peer, seconds, reason)`): the link and every connection to the peer are closed, the
+security gate refuses the peer id after the handshake until the period ends (counted in `banned_refused`),
+its gossip is rejected, and this side does not dial it meanwhile.
 """
 
 from __future__ import annotations
@@ -211,7 +215,13 @@ class _AllowlistSecurity(ISecureTransport):
 
     async def _admit(self, secured: ISecureConn) -> ISecureConn:
         remote = secured.get_remote_peer()
-        if remote in self._node.allowed_ids:
+        peer = self._node.allowed_ids.get(remote)
+        if peer is not None and self._node.ban_remaining(peer) > 0:
+            self._node.counters.add("banned_refused")
+            logger.debug("%s refused a connection from %s: in its cooling-off period", self._node.peer_id, peer)
+            await secured.close()
+            raise HandshakeFailure(f"peer {remote} is in its cooling-off period")
+        if peer is not None:
             return secured
         self._node.counters.add("connections_refused")
         logger.warning("%s refused a connection from peer %s: not in the allowlist", self._node.peer_id, remote)
@@ -614,6 +624,7 @@ class _Node:
         self._host: IHost | None = None
         self._pubsub: Pubsub | None = None
         self._subscribed: set[str] = set()
+        self._banned_until: dict[PeerId, float] = {}  # time.monotonic(): read by the security gate too
         self.batcher = _ReleaseBatcher(self, batch=max(1, min(32, config.message_window // 4)))
 
     # Lifecycle
@@ -701,6 +712,28 @@ class _Node:
                 return BoundAddress(self.config.listen_host, int(port), self.peer_id)
         raise TransportError("the host reports no TCP listen address")
 
+    # Cooling-off
+
+    def ban_remaining(self, peer: PeerId) -> float:
+        """Seconds left of the peer's cooling-off period (0 when it has none)."""
+        return max(0.0, self._banned_until.get(peer, 0.0) - time.monotonic())
+
+    def ban(self, peer: PeerId, seconds: float) -> None:
+        """Close the peer's link and connections now; refuse and do not dial it until the period ends."""
+        self._banned_until[peer] = max(self._banned_until.get(peer, 0.0), time.monotonic() + seconds)
+        self.routes.pop(peer, None)  # `send` stops reaching it at once; the link's end tells the handlers
+        link = self._links.get(peer)
+        if link is not None:
+            link.close()
+        self._close_connections(peer)
+        self._connection_changed[peer].fire()  # `_keep_connected` wakes up and waits out the period
+
+    def _close_connections(self, peer: PeerId) -> None:
+        if self._host is None or self._nursery is None:
+            return
+        for conn in self._host.get_network().get_connections(ID.from_base58(peer)):
+            self._nursery.start_soon(conn.close)
+
     # Connections
 
     def connection_changed(self, conn: INetConn, *, opened: bool) -> None:
@@ -708,7 +741,9 @@ class _Node:
         if peer is None:
             return
         self._connection_changed[peer].fire()
-        if opened:
+        if opened and self.ban_remaining(peer) > 0:  # secured just before the ban began
+            self._close_connections(peer)
+        elif opened:
             self._close_duplicate(peer, conn.muxed_conn.peer_id)
 
     def _close_duplicate(self, peer: PeerId, peer_libp2p_id: ID) -> None:
@@ -746,6 +781,11 @@ class _Node:
         delay = self.config.reconnect_min_delay
         unreachable_since = trio.current_time()
         while True:
+            cooling_off = self.ban_remaining(peer)
+            if cooling_off > 0:
+                await trio.sleep(cooling_off)
+                unreachable_since = trio.current_time()
+                continue
             connection = self._live_connection(peer_libp2p_id)
             if connection is None:
                 waited = trio.current_time() - unreachable_since
@@ -871,6 +911,8 @@ class _Node:
             self.counters.add("connections_refused")
             logger.warning("refused a stream from %s: not in the allowlist", stream.muxed_conn.peer_id)
             return None
+        if self.ban_remaining(peer) > 0:
+            return None
         with trio.move_on_after(self.config.connect_timeout):
             while True:
                 link = self._links.get(peer)
@@ -942,7 +984,11 @@ class _Node:
     def _validate_gossip(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
         origin = ID(message.from_id)
         if origin in self._gossip_members and forwarder in self._gossip_members:
-            return True
+            banned = self.allowed_ids.get(origin)
+            if banned is None or self.ban_remaining(banned) == 0:
+                return True
+            self.counters.add("gossip_rejected")
+            return False  # from a peer in its cooling-off period, relayed by another
         self.counters.add("gossip_rejected")
         logger.warning("gossip from %s relayed by %s rejected: not in the allowlist", origin, forwarder)
         return False
@@ -1151,6 +1197,16 @@ class Libp2pTransport:
         check_tag("protocol", protocol)
         self._check_size("request", payload, self._config.max_message_bytes)
         return self._call(self._node.request, peer, protocol, payload, timeout)
+
+    def disconnect(self, peer: PeerId, seconds: float, reason: str) -> None:
+        if not seconds > 0:
+            raise ValueError(f"a cooling-off period must be positive, got {seconds}")
+        if peer not in self._config.allowed:
+            logger.debug("disconnect %s ignored: not in the allowlist", peer)
+            return
+        self._counters.add("peers_banned")
+        logger.warning("%s disconnects %s for %.1f s: %s", self.peer_id, peer, seconds, reason)
+        self._call_sync(self._node.ban, peer, seconds)
 
     def peers(self) -> frozenset[PeerId]:
         self._require_running()

@@ -7,7 +7,8 @@ see it: handlers run on each transport's own delivery threads, messages from one
 waits when the receiver holds `message_window + send_queue` undelivered messages from it, gossip reaches connected
 subscribers only and is dropped (and counted) when a receiver's gossip queue is full, requests fail with
 PeerNotConnected when the link goes down before the answer. Restart a node by stopping its transport and
-starting a new one with the same peer id.
+starting a new one with the same peer id. `disconnect` takes the link down and keeps it down, both ways, until
+the cooling-off period ends (a timer thread brings it back); a banned peer that starts meanwhile is refused.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class MemoryNetwork:
         self._running: dict[PeerId, MemoryTransport] = {}
         self._cut: set[frozenset[PeerId]] = set()
         self._refused: set[tuple[PeerId, PeerId]] = set()
+        self._bans: dict[tuple[PeerId, PeerId], float] = {}  # (who banned, whom) -> end, time.monotonic()
         self._ports = itertools.count(1)
 
     def cut(self, a: PeerId, b: PeerId) -> None:
@@ -78,6 +80,10 @@ class MemoryNetwork:
             if transport.peer_id in self._running:
                 raise RuntimeError(f"peer {transport.peer_id} is already running on this network")
             self._running[transport.peer_id] = transport
+            now = time.monotonic()
+            for (by, banned), end in self._bans.items():  # a banned peer coming back is an attempt to connect
+                if banned == transport.peer_id and end > now and by in self._running:
+                    self._running[by]._refuse_banned(banned)
             self._refresh()
             return next(self._ports)
 
@@ -87,12 +93,41 @@ class MemoryNetwork:
                 del self._running[transport.peer_id]
                 self._refresh()
 
+    def _ban(self, by: PeerId, peer: PeerId, seconds: float) -> None:
+        with self._lock:
+            end = max(self._bans.get((by, peer), 0.0), time.monotonic() + seconds)
+            self._bans[(by, peer)] = end
+            self._refresh()
+        self._refresh_after(seconds)
+
+    def _refresh_after(self, seconds: float) -> None:
+        timer = threading.Timer(seconds, self._ban_over)
+        timer.daemon = True
+        timer.start()
+
+    def _ban_over(self) -> None:
+        with self._lock:
+            self._refresh()
+            now = time.monotonic()
+            remaining = [end - now for end in self._bans.values()]
+        if remaining:  # a ban was extended, or the timer woke a moment early
+            self._refresh_after(min(remaining))
+
+    def _banned(self, a: PeerId, b: PeerId, now: float) -> bool:
+        return self._bans.get((a, b), 0.0) > now or self._bans.get((b, a), 0.0) > now
+
     def _refresh(self) -> None:
         """Connect the pairs that may talk and disconnect the others; called with the lock held."""
+        now = time.monotonic()
+        self._bans = {pair: end for pair, end in self._bans.items() if end > now}
         for transport in self._running.values():
             for peer in transport.allowed:
                 other = self._running.get(peer)
-                if other is None or frozenset((transport.peer_id, peer)) in self._cut:
+                if (
+                    other is None
+                    or frozenset((transport.peer_id, peer)) in self._cut
+                    or self._banned(transport.peer_id, peer, now)
+                ):
                     transport._link_down(peer)
                 elif transport.peer_id not in other.allowed:
                     if (peer, transport.peer_id) not in self._refused:  # log once per attempt, not per refresh
@@ -264,6 +299,16 @@ class MemoryTransport:
                 link.pending.discard(answer)
         return outcome_of_response(peer, protocol, status, response)
 
+    def disconnect(self, peer: PeerId, seconds: float, reason: str) -> None:
+        if not seconds > 0:
+            raise ValueError(f"a cooling-off period must be positive, got {seconds}")
+        if peer not in self.allowed:
+            logger.debug("%s: disconnect %s ignored: not in the allowlist", self._peer_id, peer)
+            return
+        self._counters.add("peers_banned")
+        logger.warning("%s disconnects %s for %.1f s: %s", self._peer_id, peer, seconds, reason)
+        self._network._ban(self._peer_id, peer, seconds)
+
     def peers(self) -> frozenset[PeerId]:
         with self._lock:
             return frozenset(self._links)
@@ -318,6 +363,10 @@ class MemoryTransport:
             logger.error(
                 "%s: peer event (%s, connected=%s) not delivered: queue full or stopped", self._peer_id, peer, connected
             )
+
+    def _refuse_banned(self, peer: PeerId) -> None:
+        self._counters.add("banned_refused")
+        logger.debug("%s refused a connection from %s: in its cooling-off period", self._peer_id, peer)
 
     def _refuse(self, peer: PeerId) -> None:
         self._counters.add("connections_refused")

@@ -126,6 +126,8 @@ class TransportStats:
     library_dropped: int = 0  # drops py-libp2p logged in this process (all transports in it together)
     connections_refused: int = 0  # peers outside the allowlist that tried to connect
     connections_opened: int = 0  # sessions established (a reconnect counts again)
+    peers_banned: int = 0  # `disconnect` calls: peers sent away for a cooling-off period
+    banned_refused: int = 0  # connections refused because the peer is in its cooling-off period
     unhandled: int = 0  # deliveries for a channel or topic with no handler
     handler_errors: int = 0  # handlers that raised
 
@@ -193,6 +195,14 @@ class Transport(Protocol):
 
         Raises PeerNotConnected (also when the connection ends before the answer), MessageTooLarge,
         TransportTimeout, RequestFailed, TransportClosed.
+        """
+        ...
+
+    def disconnect(self, peer: PeerId, seconds: float, reason: str) -> None:
+        """Close the connection to `peer` and refuse it, both ways, for `seconds` (a misbehaving peer's
+        cooling-off); afterwards it may connect again. Logged at WARNING with `reason`, counted in
+        `peers_banned`. A second call while the period runs extends it. A peer outside the allowlist is
+        refused anyway: nothing to do.
         """
         ...
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -41,15 +42,24 @@ def peer_id(index: int) -> PeerId:
     return PeerId(f"12D3KooWTestPeer{index:034d}")
 
 
-def start_validator(network: MemoryNetwork, index: int, store: MemoryKV | None = None) -> Validator:
+def start_validator(
+    network: MemoryNetwork,
+    index: int,
+    store: MemoryKV | None = None,
+    *,
+    extra_peers: Sequence[PeerId] = (),
+    **options: Any,
+) -> Validator:
+    """Validator `index` of four, on its own storage. `extra_peers` join the allowlist (peers that are no
+    validators); `options` go to the PbftEngine (metrics, peer_policy)."""
     genesis = GenesisBuilder(validators=VALIDATORS).build()
     chain = Chain(store or MemoryKV(), Runtime(genesis.chain_id, default_modules()), genesis)
     mempool = Mempool(10_000, 64)
     admission = Admission(chain, mempool)
     peers = {peer_id(i): VALIDATORS[i].account_id for i in range(4)}
-    transport = MemoryTransport(network, peer_id(index), list(peers))
+    transport = MemoryTransport(network, peer_id(index), [*peers, *extra_peers])
 
-    engine = PbftEngine(chain, mempool, VALIDATORS[index], CONFIG, transport, peers, admission.admit_quietly)
+    engine = PbftEngine(chain, mempool, VALIDATORS[index], CONFIG, transport, peers, admission.admit_quietly, **options)
     transport.start()
     engine.start()
     return Validator(VALIDATORS[index], chain, mempool, admission, transport, engine)
