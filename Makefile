@@ -55,7 +55,7 @@ bench: $(STAMP)
 USERS        ?= 50
 SPAWN_RATE   ?= 10
 DURATION     ?= 60s
-TARGETS      ?= 127.0.0.1:50051
+TARGETS      ?= 127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053,127.0.0.1:50054
 ADMIN_KEY    ?= $(DATA)/admin.key
 PROCESSES    ?= 1
 LOCUST_ARGS  ?=
