@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(PY) -m tests.bench.run_all --out bench-results
 
 # Load tests against a running chain, by default `make run`'s; reports go to loadtest/results/<timestamp>/.
-# `make loadtest USERS=200 DURATION=5m TARGETS=10.0.0.5:50051,10.0.0.6:50051 ADMIN_KEY=ops/admin.key`;
+# `make loadtest USERS=200 DURATION=5m TARGETS=validator1.example.com:50051,validator2.example.com:50051 ADMIN_KEY=ops/admin.key`;
 # LOCUST_ARGS / CEILING_ARGS pass more options (TLS: --tls-ca FILE). See docs/loadtest.md.
 USERS        ?= 50
 SPAWN_RATE   ?= 10
