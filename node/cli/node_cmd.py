@@ -88,6 +88,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="encrypt the validator and admin key files with a passphrase (scrypt + AES-256-GCM)",
     )
+    init.add_argument(
+        "--peer-hosts",
+        type=_host_list,
+        metavar="HOST,...",
+        help="the host name of each validator's p2p address, in order (e.g. node0,node1,node2,node3 for "
+        "containers); the configs then listen on 0.0.0.0. Default: every validator on 127.0.0.1",
+    )
     add_passphrase_argument(init)
     init.set_defaults(run=run_init)
 
@@ -258,6 +265,7 @@ def init_chain(
     tls: bool = False,
     passphrase: bytes | None = None,
     passphrase_file: Path | None = None,
+    peer_hosts: list[str] | None = None,
 ) -> ChainLayout:
     """Write a new chain into `data` (see the module docstring); returns what was written.
 
@@ -272,6 +280,8 @@ def init_chain(
     api_ports = 2 * validators if tls else validators
     p2p_ports = validators if validators > 1 else 0  # the validators of a network talk over libp2p
     existing = _check_init(data, validators, api_ports + p2p_ports, base_port, force)
+    if peer_hosts is not None and len(peer_hosts) != validators:
+        raise CliError(f"--peer-hosts names {len(peer_hosts)} hosts for {validators} validators")
 
     admin = SigningKey.generate()
     validator_keys = [SigningKey.generate() for _ in range(validators)]
@@ -292,7 +302,7 @@ def init_chain(
             written.append(tls_folder)
             authority = _write_authority(tls_folder, chain_id)
         configs, endpoints, mtls_endpoints = [], [], []
-        networks = _network_settings(validator_keys, base_port + api_ports) if p2p_ports else {}
+        networks = _network_settings(validator_keys, base_port + api_ports, peer_hosts) if p2p_ports else {}
         for index, key in enumerate(validator_keys):
             folder = data / f"node{index}"
             folder.mkdir()
@@ -397,10 +407,23 @@ def _write_node(
 
 
 PEER_KEY_FILE = "peer.key"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - only with --peer-hosts, for validators in separate containers
 
 
-def _network_settings(validator_keys: list[Any], first_port: int) -> dict[int, tuple[Any, Any]]:
-    """Per validator index: its [network] settings (every other validator as a peer) and its new peer key."""
+def _host_list(text: str) -> list[str]:
+    hosts = [host.strip() for host in text.split(",")]
+    if not all(hosts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated host names, got {text!r}")
+    return hosts
+
+
+def _network_settings(
+    validator_keys: list[Any], first_port: int, hosts: list[str] | None
+) -> dict[int, tuple[Any, Any]]:
+    """Per validator index: its [network] settings (every other validator as a peer) and its new peer key.
+
+    Without `hosts` every validator is on 127.0.0.1; with them, each is dialled at its host and listens on
+    every interface (containers on one network)."""
     from dcrm.node.config import NetworkSettings, ValidatorPeer
     from dcrm.node.network.peer_key import PeerKey
 
@@ -409,11 +432,17 @@ def _network_settings(validator_keys: list[Any], first_port: int) -> dict[int, t
     result = {}
     for index in range(len(validator_keys)):
         peers = tuple(
-            ValidatorPeer(validator_keys[other].account_id, peer_keys[other].peer_id, f"127.0.0.1:{ports[other]}")
+            ValidatorPeer(
+                validator_keys[other].account_id,
+                peer_keys[other].peer_id,
+                f"{hosts[other] if hosts else '127.0.0.1'}:{ports[other]}",
+            )
             for other in range(len(validator_keys))
             if other != index
         )
-        settings = NetworkSettings(Path(PEER_KEY_FILE), "127.0.0.1", ports[index], peers)
+        # Containers reach each other on their network's interface; a local chain stays on loopback.
+        listen = ALL_INTERFACES if hosts else "127.0.0.1"
+        settings = NetworkSettings(Path(PEER_KEY_FILE), listen, ports[index], peers)
         result[index] = (settings, peer_keys[index])
     return result
 
@@ -455,6 +484,7 @@ def run_init(args: argparse.Namespace) -> int:
         tls=args.tls,
         passphrase=passphrase,
         passphrase_file=args.passphrase_file if args.encrypt_keys else None,
+        peer_hosts=args.peer_hosts,
     )
     count = len(layout.configs)
     print(f"chain {layout.chain_id!r} with {count} validator{'s' if count > 1 else ''} written to {layout.data}")

@@ -387,3 +387,21 @@ def test_devnet_runs_and_resumes(tmp_path: Path) -> None:
         f"error: {data} holds a chain with 1 validator; run with --validators 1 to resume it, or use another --data "
         "folder for a new chain\n"
     )
+
+
+def test_node_init_peer_hosts_for_containers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dcrm.node.config_loader import load_config
+
+    hosts = "node0,node1,node2,node3"
+    code, _, err = run_main(
+        capsys, "node", "init", "--data", str(tmp_path / "c"), "--validators", "4", "--peer-hosts", hosts
+    )
+    assert (code, err) == (0, "")
+    config = load_config(tmp_path / "c" / "node1" / "config.toml")
+    assert config.network is not None
+    assert config.network.listen_host == "0.0.0.0"
+    assert [peer.address.split(":")[0] for peer in config.network.peers if peer.address] == ["node0", "node2", "node3"]
+    code, _, err = run_main(
+        capsys, "node", "init", "--data", str(tmp_path / "d"), "--validators", "4", "--peer-hosts", "a,b"
+    )
+    assert (code, err) == (1, "error: --peer-hosts names 2 hosts for 4 validators\n")

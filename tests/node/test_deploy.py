@@ -49,10 +49,13 @@ def test_compose_overrides_are_settings_the_node_accepts(tmp_path: Path) -> None
     """Every DCRM_* variable of every service is checked by the real loader (paths swapped for local files)."""
     (tmp_path / "genesis.json").write_text("{}")
     (tmp_path / "validator.key").write_text("{}")
+    (tmp_path / "peer.key").write_text("{}")
+    (tmp_path / "peer.key").chmod(0o600)
     local_paths = {
         "DCRM_NODE_DATA_DIR": str(tmp_path / "data"),
         "DCRM_NODE_GENESIS": str(tmp_path / "genesis.json"),
         "DCRM_NODE_VALIDATOR_KEY": str(tmp_path / "validator.key"),
+        "DCRM_NETWORK_PEER_KEY": str(tmp_path / "peer.key"),
     }
     for service in compose()["services"].values():
         env = {name: str(value) for name, value in service["environment"].items()}
