@@ -82,6 +82,21 @@ def _as_controller(ctx: CallContext, record_id: bytes) -> Stored:
     return stored
 
 
+def _emit_revision(ctx: CallContext, event_type: type[Any], revised: Stored, **extra: int) -> None:
+    """Emit a state-change event: the record's ids, its new revision and that revision's hash."""
+    record = revised.record
+    ctx.emit(
+        event_type(
+            record_id=record.record_id,
+            subject=record.subject,
+            controller=record.controller,
+            revision=record.revision,
+            revision_hash=revised.hash,
+            **extra,
+        )
+    )
+
+
 def _ensure_unexpired(stored: Stored, now_ms: int, action: str) -> None:
     record = stored.record
     if record.valid_until_ms <= now_ms:
@@ -173,17 +188,7 @@ def grant(ctx: CallContext, args: consent_pb2.GrantConsent) -> None:
 
 
 def _emit_given(ctx: CallContext, stored: Stored) -> None:
-    record = stored.record
-    ctx.emit(
-        consent_pb2.ConsentGiven(
-            record_id=record.record_id,
-            subject=record.subject,
-            controller=record.controller,
-            revision=record.revision,
-            revision_hash=stored.hash,
-            valid_until_ms=record.valid_until_ms,
-        )
-    )
+    _emit_revision(ctx, consent_pb2.ConsentGiven, stored, valid_until_ms=stored.record.valid_until_ms)
 
 
 # --- call 3: grant_request ------------------------------------------------------------------------
@@ -249,16 +254,7 @@ def check_record_args(
 def refuse(ctx: CallContext, args: consent_pb2.RefuseRequest) -> None:
     stored = _as_subject(ctx, args.record_id)
     refused = records.revise(ctx.state, stored, records.REFUSED, _moment(ctx), action="refuse")
-    record = refused.record
-    ctx.emit(
-        consent_pb2.ConsentRefused(
-            record_id=record.record_id,
-            subject=record.subject,
-            controller=record.controller,
-            revision=record.revision,
-            revision_hash=refused.hash,
-        )
-    )
+    _emit_revision(ctx, consent_pb2.ConsentRefused, refused)
 
 
 def renew(ctx: CallContext, args: consent_pb2.RenewConsent) -> None:
@@ -273,62 +269,25 @@ def renew(ctx: CallContext, args: consent_pb2.RenewConsent) -> None:
     renewed = records.revise(
         ctx.state, stored, records.RENEWED, _moment(ctx), action="renew", valid_until_ms=args.valid_until_ms
     )
-    record = renewed.record
-    ctx.emit(
-        consent_pb2.ConsentRenewed(
-            record_id=record.record_id,
-            subject=record.subject,
-            controller=record.controller,
-            revision=record.revision,
-            revision_hash=renewed.hash,
-            valid_until_ms=record.valid_until_ms,
-        )
-    )
+    _emit_revision(ctx, consent_pb2.ConsentRenewed, renewed, valid_until_ms=renewed.record.valid_until_ms)
 
 
 def withdraw(ctx: CallContext, args: consent_pb2.WithdrawConsent) -> None:
     stored = _as_subject(ctx, args.record_id)
     withdrawn = records.revise(ctx.state, stored, records.WITHDRAWN, _moment(ctx), action="withdraw")
-    record = withdrawn.record
-    ctx.emit(
-        consent_pb2.ConsentWithdrawn(
-            record_id=record.record_id,
-            subject=record.subject,
-            controller=record.controller,
-            revision=record.revision,
-            revision_hash=withdrawn.hash,
-        )
-    )
+    _emit_revision(ctx, consent_pb2.ConsentWithdrawn, withdrawn)
 
 
 def terminate(ctx: CallContext, args: consent_pb2.TerminateConsent) -> None:
     stored = _as_controller(ctx, args.record_id)
     terminated = records.revise(ctx.state, stored, records.TERMINATED, _moment(ctx), action="terminate")
-    record = terminated.record
-    ctx.emit(
-        consent_pb2.ConsentTerminated(
-            record_id=record.record_id,
-            subject=record.subject,
-            controller=record.controller,
-            revision=record.revision,
-            revision_hash=terminated.hash,
-        )
-    )
+    _emit_revision(ctx, consent_pb2.ConsentTerminated, terminated)
 
 
 def invalidate(ctx: CallContext, args: consent_pb2.InvalidateConsent) -> None:
     stored = _as_controller(ctx, args.record_id)
     invalidated = records.revise(ctx.state, stored, records.INVALIDATED, _moment(ctx), action="invalidate")
-    record = invalidated.record
-    ctx.emit(
-        consent_pb2.ConsentInvalidated(
-            record_id=record.record_id,
-            subject=record.subject,
-            controller=record.controller,
-            revision=record.revision,
-            revision_hash=invalidated.hash,
-        )
-    )
+    _emit_revision(ctx, consent_pb2.ConsentInvalidated, invalidated)
 
 
 # --- call 9: log_access ---------------------------------------------------------------------------
