@@ -61,6 +61,8 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         node.kill()
     finally:
         stop.set()
+        killed.set()
+        node.kill()  # also when the load failed: no node outlives the test
         for thread in threads:
             thread.join(60)
     with lock:
