@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["DispatchError", "ErrorDef", "ErrorKind", "Rejection", "TxRejected"]
+__all__ = ["DispatchError", "ErrorDef", "ErrorKind", "ModuleErrors", "Rejection", "TxRejected"]
 
 
 class ErrorKind(enum.Enum):
@@ -30,6 +30,17 @@ class ErrorDef:
 
     def __call__(self, message: str) -> DispatchError:
         return DispatchError(self, message)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleErrors:
+    """Defines one module's errors with its name and index filled in: `_define = ModuleErrors(M, I).define`."""
+
+    module: str
+    index: int
+
+    def define(self, code: int, name: str, doc: str, kind: ErrorKind = ErrorKind.FAILED_PRECONDITION) -> ErrorDef:
+        return ErrorDef(self.module, self.index, code, name, doc, kind)
 
 
 class DispatchError(Exception):

@@ -6,7 +6,7 @@ identity module. The proto enum keeps it reserved.
 
 from __future__ import annotations
 
-from dcrm.runtime.errors import ErrorDef, ErrorKind
+from dcrm.runtime.errors import ErrorKind, ModuleErrors
 from dcrm.v1 import consent_pb2
 
 MODULE = "consent"
@@ -16,8 +16,7 @@ _INVALID = ErrorKind.INVALID_ARGUMENT
 _DENIED = ErrorKind.PERMISSION_DENIED
 
 
-def _define(code: int, name: str, doc: str, kind: ErrorKind = ErrorKind.FAILED_PRECONDITION) -> ErrorDef:
-    return ErrorDef(MODULE, INDEX, code, name, doc, kind)
+_define = ModuleErrors(MODULE, INDEX).define
 
 
 BAD_DID = _define(

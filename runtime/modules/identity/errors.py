@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dcrm.runtime.errors import ErrorDef, ErrorKind
+from dcrm.runtime.errors import ErrorKind, ModuleErrors
 from dcrm.v1 import identity_pb2
 
 MODULE = "identity"
@@ -11,8 +11,7 @@ INDEX = 1
 _INVALID = ErrorKind.INVALID_ARGUMENT
 
 
-def _define(code: int, name: str, doc: str, kind: ErrorKind = ErrorKind.FAILED_PRECONDITION) -> ErrorDef:
-    return ErrorDef(MODULE, INDEX, code, name, doc, kind)
+_define = ModuleErrors(MODULE, INDEX).define
 
 
 BAD_DID = _define(identity_pb2.BAD_DID, "BadDid", "a DID is not a well-formed did:dcrm identifier", _INVALID)

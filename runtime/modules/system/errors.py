@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dcrm.runtime.errors import ErrorDef, ErrorKind
+from dcrm.runtime.errors import ErrorKind, ModuleErrors
 from dcrm.v1 import system_pb2
 
 MODULE = "system"
 INDEX = 0
 
 
-def _define(code: int, name: str, doc: str, kind: ErrorKind = ErrorKind.FAILED_PRECONDITION) -> ErrorDef:
-    return ErrorDef(MODULE, INDEX, code, name, doc, kind)
+_define = ModuleErrors(MODULE, INDEX).define
 
 
 MISSING_ROLE = _define(
